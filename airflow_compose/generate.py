@@ -1,0 +1,117 @@
+"""`afc init` and `afc config`: settings → spec → compose file, written or checked."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import settings, tags
+from .errors import ProjectError, UsageError
+from .project import InitResult, Project, init_values, write_atomically, write_project
+from .render import render, to_yaml
+from .spec import EngineFacts, StackSpec
+
+
+def image_flag(tag: str | None, image: str | None, current: str | None) -> str | None:
+    """AIRFLOW_IMAGE_NAME from --tag/--image: --tag keeps the current repository (a mirror stays in use)."""
+    if tag and image:
+        raise UsageError("--tag and --image were both given", hint="give --image REPO:TAG, or --tag TAG alone")
+    if image:
+        return tags.split_image(image).text
+    if tag:
+        tags.parse_tag(tag)
+        repository = tags.split_image(current).repository if current else tags.OFFICIAL_REPOSITORY
+        return f"{repository}:{tag}"
+    return None
+
+
+def render_text(spec: StackSpec, facts: EngineFacts) -> str:
+    return to_yaml(render(spec, facts))
+
+
+def init_project(project: Project, flags: dict[str, str], force: bool, facts: EngineFacts) -> InitResult:
+    """Create (or with force, re-render) a project; validates everything before writing anything."""
+    values, kept = init_values(project, flags, force)
+    spec = _spec(values, facts)
+    created = write_project(project, values, render_text(spec, facts))
+    warnings = tuple(spec.tag.warnings()) + tuple(exposure_warnings(spec))
+    return InitResult(project.root, spec, tuple(created), kept, warnings)
+
+
+def _spec(values: dict[str, str], facts: EngineFacts) -> StackSpec:
+    from .spec import build_spec
+
+    return build_spec(values, facts)
+
+
+def exposure_warnings(spec: StackSpec) -> list[str]:
+    if spec.host in ("127.0.0.1", "::1"):
+        return []
+    return [f"published ports bind to {spec.host}: Airflow is reachable from other machines; "
+            f"use --host 127.0.0.1 unless you mean it"]
+
+
+def current_text(project: Project, facts: EngineFacts) -> tuple[StackSpec, str]:
+    spec = project.spec(facts)
+    return spec, render_text(spec, facts)
+
+
+def show_secrets(text: str, values: dict[str, str]) -> str:
+    """Replace `${SECRET:?…}` references with their values (only for `afc config --show-secrets`)."""
+    def value(match: re.Match) -> str:
+        return values.get(match[1], match[0])
+    return re.sub(r"\$\{([A-Z_][A-Z0-9_]*)(?::\?[^}]*)?\}", value, text)
+
+
+@dataclass(frozen=True)
+class Problem:
+    what: str
+    fix: str
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    project: Path
+    problems: tuple[Problem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_project(project: Project, facts: EngineFacts, validate) -> CheckResult:
+    """`afc config --check`: `.env` complete and well-formed, compose file current and valid."""
+    problems: list[Problem] = []
+    try:
+        spec, text = current_text(project, facts)
+    except (ProjectError, UsageError) as error:
+        return CheckResult(project.root, (Problem(error.message, error.hint),))
+    mode = project.env_path.stat().st_mode & 0o777
+    if mode & 0o077:
+        problems.append(Problem(f"{project.env_path} is readable by others (mode {mode:o}); it holds secrets",
+                                f"chmod 600 {project.env_path}"))
+    if not project.compose_path.exists():
+        problems.append(Problem(f"{project.compose_path} is missing", "run `afc config --output compose.yaml`"))
+    elif project.compose_path.read_text() != text:
+        problems.append(Problem(f"{project.compose_path} is not what .env describes (edited by hand, or .env "
+                                f"changed since)", "run `afc up` (re-renders it), or `afc config --output "
+                                                   "compose.yaml`; put hand edits in compose.override.yaml"))
+    for folder in ("dags", "logs", "plugins", "config"):
+        if not (project.root / folder).is_dir():
+            problems.append(Problem(f"folder {folder}/ is missing", f"mkdir {project.root / folder}"))
+    if validate is not None and project.compose_path.exists():
+        try:
+            validate(project)
+        except Exception as error:  # compose's own message says what is invalid
+            message = getattr(error, "details", "") or getattr(error, "message", str(error))
+            problems.append(Problem(f"docker compose rejects the stack: {message.strip()}",
+                                    "fix the file named in the message (compose.override.yaml if you have one)"))
+    return CheckResult(project.root, tuple(problems))
+
+
+def write_output(path: Path, text: str) -> None:
+    write_atomically(path, text)
+
+
+def secret_names() -> tuple[str, ...]:
+    return settings.SECRET_NAMES

@@ -1,0 +1,154 @@
+"""Pure rendering: a StackSpec (plus the YAML blocks in `compose/`) becomes a compose document."""
+from __future__ import annotations
+
+import copy
+import functools
+from typing import Any
+
+from .spec import EngineFacts, StackSpec
+
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+
+
+@functools.lru_cache(maxsize=None)
+def blocks() -> dict[str, Any]:
+    """The building blocks of `compose/stack.yaml`, loaded once."""
+    from importlib.resources import files
+
+    import yaml
+
+    return yaml.safe_load(files("airflow_compose.compose").joinpath("stack.yaml").read_text())
+
+
+def _secret(name: str) -> str:
+    """A `${VAR}` reference compose resolves from .env, failing with a pointer when it is missing."""
+    return f"${{{name}:?see afc config --check}}"
+
+
+def airflow_environment(spec: StackSpec) -> dict[str, str]:
+    env_blocks = blocks()["airflow_environment"]
+    env = dict(env_blocks["common"])
+    env.update(env_blocks["airflow3" if spec.major >= 3 else "airflow2"])
+    env.update(env_blocks["celery" if spec.celery else "local"])
+    db = f"{spec.postgres_user}:{_secret('AFC_POSTGRES_PASSWORD')}@postgres:5432/{spec.postgres_db}"
+    env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"postgresql+psycopg2://{db}"
+    env["AIRFLOW__CORE__LOAD_EXAMPLES"] = "true" if spec.examples else "false"
+    if spec.celery:
+        env["AIRFLOW__CELERY__RESULT_BACKEND"] = f"db+postgresql://{db}"
+        env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = str(spec.worker_concurrency)
+    if spec.major >= 3:
+        env["AIRFLOW__API_AUTH__JWT_ISSUER"] = f"afc-{spec.project}"
+        env["AIRFLOW__API__WORKERS"] = str(spec.web_workers)
+    else:
+        env["AIRFLOW__WEBSERVER__WORKERS"] = str(spec.web_workers)
+    return dict(sorted(env.items()))
+
+
+def healthcheck(service: str, block: dict[str, Any], spec: StackSpec, facts: EngineFacts) -> dict[str, Any]:
+    timing = blocks()["healthchecks"][block["health"]]
+    if service == "postgres":
+        test = ["CMD", "pg_isready", "--username", spec.postgres_user, "--dbname", spec.postgres_db]
+    elif "job_check" in block:
+        test = ["CMD", "python", "-c", blocks()["job_check"], block["job_check"]]
+    else:
+        test = list(block["healthcheck"]["test"])
+    check: dict[str, Any] = {"test": test}
+    if facts.start_interval:
+        check.update(interval=timing["interval"], timeout=timing["timeout"], retries=timing["retries"],
+                     start_period=timing["start_period"], start_interval=timing["start_interval"])
+    else:
+        check.update(interval=timing["legacy_interval"], timeout=timing["timeout"], retries=timing["retries"],
+                     start_period=timing["start_period"])
+    return check
+
+
+def _depends_on(service: str, spec: StackSpec) -> dict[str, dict[str, str]]:
+    if service in ("postgres", "redis"):
+        return {}
+    needs = {"postgres": "service_healthy"}
+    if service != "init":
+        if spec.celery:
+            needs["redis"] = "service_healthy"
+        needs["init"] = "service_completed_successfully"
+    if service == "flower":
+        needs["worker"] = "service_healthy"
+    return {name: {"condition": condition} for name, condition in needs.items()}
+
+
+def _ports(service: str, spec: StackSpec) -> list[str]:
+    published = {spec.web_service: (spec.port, 8080), "flower": (spec.flower_port, 5555),
+                 "postgres": (spec.postgres_port, 5432), "redis": (spec.redis_port, 6379)}
+    host_port, container_port = published.get(service, (None, None))
+    return [f"{spec.host}:{host_port}:{container_port}"] if host_port else []
+
+
+def service(name: str, spec: StackSpec, facts: EngineFacts) -> dict[str, Any]:
+    block = copy.deepcopy(blocks()["services"][name])
+    airflow = name not in ("postgres", "redis")
+    out: dict[str, Any] = {}
+    if name == "postgres":
+        out["image"] = spec.postgres_image
+        out["environment"] = {"POSTGRES_USER": spec.postgres_user, "POSTGRES_DB": spec.postgres_db,
+                              "POSTGRES_PASSWORD": _secret("AFC_POSTGRES_PASSWORD")}
+    elif name == "redis":
+        out["image"] = spec.redis_image
+    else:
+        out["image"] = spec.image.text
+        out["user"] = f"{spec.airflow_uid}:0"
+        out["environment"] = {**airflow_environment(spec), **block.get("environment", {})}
+        if name == "init":
+            out["environment"]["_AIRFLOW_WWW_USER_USERNAME"] = spec.admin_user
+    out["platform"] = f"linux/{spec.arch}"
+    if "command" in block:
+        out["command"] = block["command"]
+    if name == "worker":
+        out["deploy"] = {"replicas": spec.workers}
+    out["restart"] = block["restart"]
+    if "stop_grace_period" in block:
+        out["stop_grace_period"] = block["stop_grace_period"]
+    ports = _ports(name, spec)
+    if ports:
+        out["ports"] = ports
+    if airflow:
+        out["volumes"] = list(blocks()["airflow_volumes"])
+    elif "volumes" in block:
+        out["volumes"] = block["volumes"]
+    depends = _depends_on(name, spec)
+    if depends:
+        out["depends_on"] = depends
+    if "health" in block:
+        out["healthcheck"] = healthcheck(name, block, spec, facts)
+    return out
+
+
+def render(spec: StackSpec, facts: EngineFacts) -> dict[str, Any]:
+    """The compose document of a stack, as data."""
+    return {
+        "name": spec.project,
+        "services": {name: service(name, spec, facts) for name in spec.services},
+        "volumes": {"postgres-data": {}},
+    }
+
+
+def to_yaml(document: dict[str, Any]) -> str:
+    """Deterministic, readable YAML: document order kept, no anchors, multi-line strings as blocks."""
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    def sequence(dumper: yaml.SafeDumper, value: list) -> yaml.SequenceNode:
+        # short lists of plain values (commands, health-check tests) read best on one line
+        flow = all(isinstance(item, (str, int)) and "\n" not in str(item) for item in value)
+        return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=flow and len(value) <= 12)
+
+    Dumper.add_representer(str, text)
+    Dumper.add_representer(list, sequence)
+    header = ("# Generated by airflow-compose (afc) from .env; `afc config` re-renders it.\n"
+              "# Edits here are overwritten: put your changes in compose.override.yaml.\n")
+    return header + yaml.dump(document, Dumper=Dumper, sort_keys=False, default_flow_style=False, width=4096)

@@ -1,0 +1,189 @@
+"""The validated, frozen specification of one stack, built from the project's settings."""
+from __future__ import annotations
+
+import ipaddress
+import platform
+import re
+from dataclasses import dataclass
+
+from . import tags
+from .errors import UsageError
+
+ARCHES = ("amd64", "arm64")
+EXECUTORS = ("celery", "local")
+_UNAME_TO_GOARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+@dataclass(frozen=True)
+class EngineFacts:
+    """What rendering needs to know about the Docker engine (probed once per command)."""
+
+    arch: str                     # GOARCH style: amd64, arm64
+    start_interval: bool          # Engine API >= 1.44 supports healthcheck start_interval
+
+
+def host_facts() -> EngineFacts:
+    """Facts to render with when no engine answers: this machine's arch, no start_interval."""
+    return EngineFacts(arch=_UNAME_TO_GOARCH.get(platform.machine().lower(), "amd64"), start_interval=False)
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    project: str
+    image: tags.ImageRef
+    tag: tags.Tag
+    arch: str
+    executor: str
+    workers: int
+    worker_concurrency: int
+    web_workers: int
+    host: str
+    port: int
+    flower: bool
+    flower_port: int
+    postgres_port: int | None
+    redis_port: int | None
+    postgres_image: str
+    redis_image: str
+    examples: bool
+    airflow_uid: int
+    postgres_user: str
+    postgres_db: str
+    admin_user: str
+
+    @property
+    def major(self) -> int:
+        return self.tag.major
+
+    @property
+    def celery(self) -> bool:
+        return self.executor == "celery"
+
+    @property
+    def web_service(self) -> str:
+        return "api-server" if self.major >= 3 else "webserver"
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        """Service names in start order."""
+        names = ["postgres"] + (["redis"] if self.celery else []) + ["init", "scheduler"]
+        names += ["api-server", "dag-processor"] if self.major >= 3 else ["webserver"]
+        names.append("triggerer")
+        if self.celery:
+            names.append("worker")
+            if self.flower:
+                names.append("flower")
+        return tuple(names)
+
+    @property
+    def url(self) -> str:
+        host = "localhost" if self.host in ("127.0.0.1", "0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+
+def project_name_from(directory_name: str) -> str:
+    name = re.sub(r"[^a-z0-9_-]+", "-", directory_name.lower()).strip("-_")
+    return name if name and name[0].isalnum() else ("afc-" + name).strip("-") or "airflow"
+
+
+def _int(values: dict[str, str], key: str, low: int, high: int, flag: str) -> int:
+    raw = values.get(key, "")
+    try:
+        number = int(raw)
+    except ValueError:
+        raise UsageError(f"{key}={raw!r} is not a whole number", hint=f"set {flag} to a number from {low} to {high}")
+    if not low <= number <= high:
+        raise UsageError(f"{key}={number} is out of range", hint=f"set {flag} to a number from {low} to {high}")
+    return number
+
+
+def _port(values: dict[str, str], key: str, flag: str) -> int | None:
+    if values.get(key, "") == "":
+        return None
+    return _int(values, key, 1, 65535, flag)
+
+
+def _bool(values: dict[str, str], key: str, flag: str) -> bool:
+    raw = values.get(key, "").strip().lower()
+    if raw in ("true", "1", "yes", "on"):
+        return True
+    if raw in ("false", "0", "no", "off", ""):
+        return False
+    raise UsageError(f"{key}={raw!r} is not true or false", hint=f"set {flag} to true or false")
+
+
+def _choice(values: dict[str, str], key: str, choices: tuple[str, ...], flag: str) -> str:
+    raw = values.get(key, "").strip().lower()
+    if raw not in choices:
+        raise UsageError(f"{key}={values.get(key, '')!r} is not one of: {', '.join(choices)}",
+                         hint=f"set {flag} to one of: {', '.join(choices)}")
+    return raw
+
+
+def default_uid() -> int:
+    """The invoking user's uid on Linux; 50000 (the image's airflow user) for root and elsewhere."""
+    import os
+    uid = os.getuid() if hasattr(os, "getuid") and platform.system() == "Linux" else 50000
+    return 50000 if uid == 0 else uid
+
+
+def build_spec(values: dict[str, str], facts: EngineFacts) -> StackSpec:
+    """Validate effective settings into a StackSpec; every error names the variable or flag and the fix."""
+    image = tags.split_image(values["AIRFLOW_IMAGE_NAME"])
+    tag = tags.parse_tag(image.tag)
+    executor = _choice(values, "AFC_EXECUTOR", EXECUTORS, "--executor / AFC_EXECUTOR")
+    arch_choice = _choice(values, "AFC_ARCH", ("auto",) + ARCHES, "--arch / AFC_ARCH")
+    if tag.slim:  # every afc stack keeps its metadata in Postgres; Celery adds redis and celery
+        needed = ", ".join(tags.STACK_PROVIDERS[tag.major])
+        raise UsageError(
+            f"the slim image '{image.text}' lacks the providers this stack needs ({needed})",
+            hint=f"use the regular tag '{tag.variant(slim=False)}', or build an image on the slim one "
+                 f"with `afc build --slim`")
+    host = values.get("AFC_HOST", "127.0.0.1")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise UsageError(f"AFC_HOST={host!r} is not an IP address", hint="use --host 127.0.0.1 (or 0.0.0.0 to expose)")
+    uid_raw = values.get("AIRFLOW_UID", "")
+    uid = default_uid() if uid_raw == "" else _int(values, "AIRFLOW_UID", 1, 2**31 - 1, "AIRFLOW_UID")
+    name = values.get("AFC_PROJECT_NAME", "")
+    if not re.match(r"^[a-z0-9][a-z0-9_-]*$", name):
+        raise UsageError(f"AFC_PROJECT_NAME={name!r} is not a valid compose project name",
+                         hint="use lower-case letters, digits, '-' and '_', starting with a letter or digit")
+    for key in ("AFC_POSTGRES_USER", "AFC_POSTGRES_DB", "_AIRFLOW_WWW_USER_USERNAME"):
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_.-]*$", values.get(key, "")):
+            raise UsageError(f"{key}={values.get(key, '')!r} is not a plain name",
+                             hint="use letters, digits and '_', starting with a letter")
+    spec = StackSpec(
+        project=name,
+        image=image,
+        tag=tag,
+        arch=facts.arch if arch_choice == "auto" else arch_choice,
+        executor=executor,
+        workers=_int(values, "AFC_WORKERS", 1, 64, "--workers / AFC_WORKERS"),
+        worker_concurrency=_int(values, "AFC_WORKER_CONCURRENCY", 1, 256, "AFC_WORKER_CONCURRENCY"),
+        web_workers=_int(values, "AFC_WEB_WORKERS", 1, 32, "AFC_WEB_WORKERS"),
+        host=host,
+        port=_int(values, "AFC_PORT", 1, 65535, "--port / AFC_PORT"),
+        flower=_bool(values, "AFC_FLOWER", "--flower / AFC_FLOWER"),
+        flower_port=_int(values, "AFC_FLOWER_PORT", 1, 65535, "AFC_FLOWER_PORT"),
+        postgres_port=_port(values, "AFC_POSTGRES_PORT", "AFC_POSTGRES_PORT"),
+        redis_port=_port(values, "AFC_REDIS_PORT", "AFC_REDIS_PORT"),
+        postgres_image=values["AFC_POSTGRES_IMAGE"],
+        redis_image=values["AFC_REDIS_IMAGE"],
+        examples=_bool(values, "AFC_EXAMPLES", "--examples / AFC_EXAMPLES"),
+        airflow_uid=uid,
+        postgres_user=values["AFC_POSTGRES_USER"],
+        postgres_db=values["AFC_POSTGRES_DB"],
+        admin_user=values["_AIRFLOW_WWW_USER_USERNAME"],
+    )
+    ports = [(spec.port, "AFC_PORT")]
+    if spec.flower and spec.celery:
+        ports.append((spec.flower_port, "AFC_FLOWER_PORT"))
+    ports += [(p, k) for p, k in ((spec.postgres_port, "AFC_POSTGRES_PORT"), (spec.redis_port, "AFC_REDIS_PORT")) if p]
+    seen: dict[int, str] = {}
+    for port, key in ports:
+        if port in seen:
+            raise UsageError(f"{key} and {seen[port]} are both {port}", hint=f"give {key} another port")
+        seen[port] = key
+    return spec

@@ -1,0 +1,160 @@
+"""What afc knows about apache/airflow image tags: the tag scheme, each Airflow line's Pythons, the variants."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import UsageError
+
+OFFICIAL_REPOSITORY = "apache/airflow"
+NEWEST_RELEASE = "3.3.2"
+# The default tag pins both the release and Python: an image fixed at release is reproducible, and the
+# un-suffixed tags' default Python has changed between lines (and is uncertain on 3.x).
+DEFAULT_TAG = "3.3.2-python3.12"
+FLOOR = (2, 7)
+
+
+@dataclass(frozen=True)
+class Line:
+    """An Airflow minor line: the Pythons its images are published for."""
+
+    pythons: tuple[str, ...]
+    default_python: str
+
+
+# Published Python versions per line (apache/airflow tags). Since 2.9 the un-suffixed tags use the newest
+# supported Python; before that, the oldest.
+LINES: dict[tuple[int, int], Line] = {
+    (2, 7): Line(("3.8", "3.9", "3.10", "3.11"), "3.8"),
+    (2, 8): Line(("3.8", "3.9", "3.10", "3.11"), "3.8"),
+    (2, 9): Line(("3.8", "3.9", "3.10", "3.11", "3.12"), "3.12"),
+    (2, 10): Line(("3.8", "3.9", "3.10", "3.11", "3.12"), "3.12"),
+    (2, 11): Line(("3.9", "3.10", "3.11", "3.12"), "3.12"),
+    (3, 0): Line(("3.9", "3.10", "3.11", "3.12"), "3.12"),
+    (3, 1): Line(("3.10", "3.11", "3.12", "3.13"), "3.12"),
+    (3, 2): Line(("3.10", "3.11", "3.12", "3.13"), "3.12"),
+    (3, 3): Line(("3.10", "3.11", "3.12", "3.13", "3.14"), "3.12"),
+}
+
+# Providers the stack needs, per major version; regular images carry them, slim images carry none.
+STACK_PROVIDERS = {2: ("celery", "postgres", "redis"), 3: ("celery", "postgres", "redis", "fab")}
+REGULAR_EXTRAS = (
+    "aiobotocore amazon async celery cncf-kubernetes common-io docker elasticsearch fab ftp google "
+    "google-auth graphviz grpc hashicorp http ldap microsoft-azure mysql odbc openlineage pandas postgres "
+    "redis sendgrid sftp slack snowflake ssh statsd uv virtualenv"
+).split()
+PLATFORMS = ("linux/amd64", "linux/arm64")
+
+_TAG = re.compile(r"^(?P<slim>slim-)?(?P<version>latest|\d+\.\d+\.\d+)(?:-python(?P<python>\d+\.\d+))?$")
+_SCHEME = "latest, latest-pythonX.Y, X.Y.Z, X.Y.Z-pythonX.Y, or any of those with a 'slim-' prefix"
+
+
+@dataclass(frozen=True)
+class Tag:
+    """A parsed apache/airflow tag, e.g. ``slim-2.10.4-python3.11``."""
+
+    text: str
+    version: str          # "2.10.4"; for `latest` the newest release afc knows
+    python: str           # the pinned Python, or the line's default when not pinned
+    slim: bool
+    latest: bool
+    python_pinned: bool
+
+    @property
+    def version_tuple(self) -> tuple[int, int, int]:
+        major, minor, patch = (int(part) for part in self.version.split("."))
+        return major, minor, patch
+
+    @property
+    def major(self) -> int:
+        return self.version_tuple[0]
+
+    @property
+    def line(self) -> Line:
+        return line_of(self.version_tuple)
+
+    @property
+    def providers(self) -> tuple[str, ...]:
+        if self.slim:
+            return ()
+        extras = [e for e in REGULAR_EXTRAS if not (self.major >= 3 and e == "virtualenv")]
+        return tuple(extras)
+
+    def warnings(self) -> list[str]:
+        notes = []
+        if self.latest:
+            notes.append(f"tag '{self.text}' moves with every release; pin a version such as "
+                         f"{NEWEST_RELEASE}-python{self.python} for a stack that starts the same way tomorrow")
+        elif not self.python_pinned:
+            notes.append(f"tag '{self.text}' does not pin Python (today it means {self.python}); "
+                         f"pin it with '{self.text}-python{self.python}'")
+        return notes
+
+    def variant(self, *, slim: bool | None = None, python: str | None = None, pin: bool = True) -> str:
+        """The tag text of a sibling variant (same release)."""
+        slim = self.slim if slim is None else slim
+        text = ("slim-" if slim else "") + ("latest" if self.latest else self.version)
+        if pin or self.python_pinned or python:
+            text += f"-python{python or self.python}"
+        return text
+
+
+def line_of(version: tuple[int, ...]) -> Line:
+    key = (version[0], version[1])
+    if key in LINES:
+        return LINES[key]
+    return LINES[max(LINES)]
+
+
+def parse_tag(text: str) -> Tag:
+    """Parse and validate a tag; raises UsageError naming the problem and the fix."""
+    match = _TAG.match(text.strip())
+    if not match:
+        raise UsageError(f"'{text}' is not an apache/airflow image tag",
+                         hint=f"use one of: {_SCHEME} (for example {DEFAULT_TAG})")
+    latest = match["version"] == "latest"
+    version = NEWEST_RELEASE if latest else match["version"]
+    numbers = tuple(int(p) for p in version.split("."))
+    if numbers[:2] < FLOOR:
+        raise UsageError(f"Airflow {version} (tag '{text}') is older than afc supports",
+                         hint=f"use Airflow {FLOOR[0]}.{FLOOR[1]} or newer, e.g. --tag {DEFAULT_TAG}")
+    if numbers[0] > 3:
+        raise UsageError(f"Airflow {version} (tag '{text}') is a major version afc does not know yet",
+                         hint=f"use a 2.x or 3.x tag, e.g. --tag {DEFAULT_TAG}")
+    line = line_of(numbers)
+    python = match["python"]
+    if python and python not in line.pythons:
+        raise UsageError(
+            f"Python {python} is not published for Airflow {numbers[0]}.{numbers[1]} (tag '{text}')",
+            hint=f"choose one of Python {', '.join(line.pythons)}, e.g. "
+                 f"{'slim-' if match['slim'] else ''}{match['version']}-python{line.default_python}")
+    return Tag(text=text.strip(), version=version, python=python or line.default_python,
+               slim=bool(match["slim"]), latest=latest, python_pinned=python is not None)
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """An image reference split into repository and tag (``registry:5000/apache/airflow:2.10.4``)."""
+
+    repository: str
+    tag: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+
+def split_image(reference: str) -> ImageRef:
+    ref = reference.strip()
+    if "@" in ref:
+        raise UsageError(f"image '{reference}' is pinned by digest; afc needs the tag to know the version",
+                         hint="use REPOSITORY:TAG, e.g. apache/airflow:" + DEFAULT_TAG)
+    slash = ref.rfind("/")
+    colon = ref.rfind(":")
+    if colon <= slash or not ref[:colon] or not ref[colon + 1:]:
+        raise UsageError(f"image '{reference}' has no tag",
+                         hint="give REPOSITORY:TAG, e.g. apache/airflow:" + DEFAULT_TAG)
+    if not re.match(r"^[a-z0-9][a-z0-9._/:-]*$", ref[:colon]):
+        raise UsageError(f"image repository '{ref[:colon]}' is not valid",
+                         hint="use lower-case letters, digits, '.', '_', '-', '/' (and host:port)")
+    return ImageRef(ref[:colon], ref[colon + 1:])
