@@ -132,3 +132,7 @@ def effective(file_values: dict[str, str], environ: dict[str, str] | None = None
     merged.update({k: environ[k] for k in ENV_OVERRIDABLE if environ.get(k, "") != ""})
     merged.update({k: v for k, v in (flags or {}).items() if v is not None})
     return merged
+
+
+if __name__ == "__main__":  # `python -m airflow_compose.settings > .env.example`
+    print(format_env_example(), end="")

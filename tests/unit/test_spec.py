@@ -1,0 +1,50 @@
+import pytest
+
+from airflow_compose.errors import UsageError
+from airflow_compose.spec import EngineFacts, build_spec, project_name_from
+from tests.unit.test_render import values
+
+FACTS = EngineFacts("arm64", False)
+
+
+@pytest.mark.parametrize("overrides, words", [
+    ({"AFC_ARCH": "x86"}, "AFC_ARCH='x86' is not one of: auto, amd64, arm64"),
+    ({"AFC_EXECUTOR": "kubernetes"}, "AFC_EXECUTOR='kubernetes' is not one of: celery, local"),
+    ({"AFC_WORKERS": "0"}, "AFC_WORKERS=0 is out of range"),
+    ({"AFC_WORKERS": "many"}, "AFC_WORKERS='many' is not a whole number"),
+    ({"AFC_PORT": "70000"}, "AFC_PORT=70000 is out of range"),
+    ({"AFC_PORT": "0"}, "AFC_PORT=0 is out of range"),
+    ({"AFC_HOST": "localhost:80"}, "is not an IP address"),
+    ({"AIRFLOW_IMAGE_NAME": "apache/airflow:slim-2.10.4"}, "lacks the providers this stack needs"),
+    ({"AIRFLOW_IMAGE_NAME": "apache/airflow:slim-3.3.2", "AFC_EXECUTOR": "local"}, "celery, postgres, redis, fab"),
+    ({"AIRFLOW_IMAGE_NAME": "apache/airflow:2.5.0"}, "older than afc supports"),
+    ({"AFC_FLOWER": "maybe"}, "is not true or false"),
+    ({"AFC_PROJECT_NAME": "My Project"}, "not a valid compose project name"),
+    ({"AFC_FLOWER": "true", "AFC_FLOWER_PORT": "8080"}, "are both 8080"),
+])
+def test_bad_values_name_the_variable_and_the_fix(overrides, words):
+    with pytest.raises(UsageError) as caught:
+        build_spec(values(**overrides), FACTS)
+    assert words in caught.value.message
+    assert caught.value.hint
+
+
+def test_slim_hint_names_the_regular_tag_and_build():
+    with pytest.raises(UsageError) as caught:
+        build_spec(values(AIRFLOW_IMAGE_NAME="apache/airflow:slim-2.10.4-python3.11"), FACTS)
+    assert "2.10.4-python3.11" in caught.value.hint and "afc build" in caught.value.hint
+
+
+def test_auto_arch_follows_the_engine_and_version_picks_the_topology():
+    spec = build_spec(values(), FACTS)
+    assert spec.arch == "arm64"
+    assert spec.web_service == "api-server"
+    assert "dag-processor" in spec.services
+    two = build_spec(values(AIRFLOW_IMAGE_NAME="apache/airflow:2.10.4"), FACTS)
+    assert two.web_service == "webserver" and "dag-processor" not in two.services
+
+
+@pytest.mark.parametrize("name, expected", [("My Project", "my-project"), ("airflow", "airflow"),
+                                            ("__x__", "x"), ("Ünïcode", "n-code")])
+def test_project_names_are_valid_compose_names(name, expected):
+    assert project_name_from(name) == expected
