@@ -130,8 +130,8 @@ def config(
 
     project = _project()
     if check:
-        result = generate.check_project(project, _facts(), lambda p: engine.validate_compose_file(
-            str(p.compose_path), str(p.root)))
+        result = generate.check_project(project, _facts(), lambda p: engine.validate_compose_files(
+            [str(f) for f in p.compose_files], str(p.root)))
         raise typer.Exit(ui.show_check(result))
     _spec, text = generate.current_text(project, _facts())
     if show_secrets:
@@ -141,6 +141,139 @@ def config(
         ui.success(f"wrote {output}")
     else:
         ui.data(text)
+
+
+# --- run --------------------------------------------------------------------------------------------------
+
+def _ctx():
+    from .lifecycle import Context
+
+    return Context.load(State.project_dir)
+
+
+Services = Annotated[Optional[list[str]], typer.Argument(help="Services (default: all), e.g. scheduler worker.",
+                                                         show_default=False)]
+Timeout = Annotated[float, typer.Option("--timeout", help="Seconds to wait for healthy.")]
+
+
+@app.command()
+def up(services: Services = None, timeout: Timeout = 300.0,
+       no_wait: Annotated[bool, typer.Option("--no-wait", help="Start and return without waiting.")] = False) -> None:
+    """Start the stack and wait until every service is healthy (re-renders compose.yaml if .env changed)."""
+    from . import lifecycle, ui
+
+    ctx = _ctx()
+    with ui.LiveStatus(f"starting {ctx.spec.project}") as live:
+        result = lifecycle.up(ctx, services, wait=not no_wait, timeout=timeout, on_update=live.update)
+    ui.show_up(result)
+
+
+@app.command()
+def down(volumes: Annotated[bool, typer.Option("--volumes", "-v", help="Also delete the database volume "
+                                               "(all DAG runs, connections, variables).")] = False,
+         yes: Annotated[bool, typer.Option("--yes", "-y", help="Confirm --volumes without asking.")] = False) -> None:
+    """Stop and remove the stack's containers (the database is kept unless --volumes)."""
+    from . import lifecycle, ui
+
+    ctx = _ctx()
+    if volumes and not yes:
+        ui.confirm_or_refuse(f"Delete the database volume of '{ctx.spec.project}' (all Airflow metadata)?",
+                             "add --yes to confirm deleting the database")
+    removed = lifecycle.down(ctx, volumes)
+    ui.success(f"stack '{ctx.spec.project}' removed" + (f"; deleted volumes: {', '.join(removed)}" if removed
+                                                         else "; the database volume is kept"))
+
+
+@app.command()
+def stop(services: Services = None) -> None:
+    """Stop the stack's containers without removing them."""
+    from . import ui
+
+    ctx = _ctx()
+    ctx.stack.stop(ctx.check_services(services))
+    ui.success("stopped")
+
+
+@app.command()
+def start(services: Services = None, timeout: Timeout = 300.0) -> None:
+    """Start stopped containers again and wait until healthy."""
+    up(services=services, timeout=timeout, no_wait=False)
+
+
+@app.command()
+def restart(services: Services = None, timeout: Timeout = 300.0) -> None:
+    """Restart services (default: all) and wait until healthy."""
+    from . import lifecycle, ui
+
+    ctx = _ctx()
+    ctx.stack.restart(ctx.check_services(services))
+    with ui.LiveStatus(f"restarting {ctx.spec.project}") as live:
+        result = lifecycle.up(ctx, services, wait=True, timeout=timeout, on_update=live.update)
+    ui.show_up(result)
+
+
+@app.command("status")
+def status_command(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False) -> None:
+    """Per service: replicas, state, health, published ports, uptime."""
+    from . import lifecycle, ui
+
+    ui.show_status(lifecycle.status(_ctx()), as_json)
+
+
+app.command("ps", help="Alias of `afc status`.")(status_command)
+
+
+@app.command()
+def health(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False) -> None:
+    """Deep check: containers, Airflow's health endpoint, a Celery ping of each worker. Exit 0 only if all healthy."""
+    from . import lifecycle, ui
+
+    raise typer.Exit(ui.show_health(lifecycle.deep_health(_ctx()), as_json))
+
+
+@app.command()
+def logs(services: Services = None,
+         follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
+         tail: Annotated[Optional[int], typer.Option("--tail", "-n", help="Lines from the end of each log.",
+                                                     show_default=False)] = None,
+         since: Annotated[Optional[str], typer.Option("--since", help="Only lines since a time or duration "
+                                                      "(e.g. 10m, 2h, 2026-01-02T13:00).", show_default=False)] = None,
+         timestamps: Annotated[bool, typer.Option("--timestamps", "-t", help="Show timestamps.")] = False) -> None:
+    """Show service logs, several services merged with a prefix each."""
+    from . import lifecycle
+
+    raise typer.Exit(lifecycle.logs(_ctx(), services, follow=follow, tail=tail, since=since, timestamps=timestamps))
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def airflow(ctx: typer.Context) -> None:
+    """Run the Airflow CLI in the stack's scheduler, e.g. `afc airflow dags list` (exit code passed on)."""
+    from . import lifecycle
+
+    raise typer.Exit(lifecycle.exec_in(_ctx(), "scheduler", ["airflow", *ctx.args]))
+
+
+@app.command()
+def shell(service: Annotated[str, typer.Argument(help="Service to open a shell in.")] = "scheduler") -> None:
+    """Open an interactive shell in a service (default: scheduler)."""
+    from . import lifecycle
+
+    raise typer.Exit(lifecycle.exec_in(_ctx(), service, ["bash"]))
+
+
+@app.command()
+def scale(what: Annotated[str, typer.Argument(help="What to scale: workers.")],
+          count: Annotated[int, typer.Argument(help="How many.")], timeout: Timeout = 300.0) -> None:
+    """Scale Celery workers up or down (`afc scale workers 3`); no other service is recreated."""
+    from . import lifecycle, ui
+    from .errors import UsageError
+
+    if what not in ("workers", "worker"):
+        raise UsageError(f"cannot scale '{what}'", hint="only Celery workers scale: `afc scale workers N`")
+    ctx = _ctx()
+    with ui.LiveStatus("scaling workers") as live:
+        result = lifecycle.scale_workers(ctx, count, timeout, live.update)
+    ui.success(f"{count} worker(s) healthy after {result.elapsed:.1f}s (AFC_WORKERS={count} saved in .env)")
 
 
 def main() -> None:

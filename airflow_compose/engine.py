@@ -35,7 +35,7 @@ def _last_line(text: str | None) -> str:
 def docker_errors(action: str) -> Iterator[None]:
     """Turn python-on-whales' exceptions into afc's errors, keeping Docker's own message."""
     from python_on_whales.exceptions import DockerException
-    from python_on_whales.utils import ClientNotFoundError
+    from python_on_whales.client_config import ClientNotFoundError
 
     try:
         yield
@@ -124,12 +124,12 @@ def facts() -> EngineFacts:
         return host_facts()
 
 
-def validate_compose_file(path: str, project_dir: str) -> None:
-    """Ask the real compose plugin to validate a file (`docker compose config -q`)."""
-    docker = _client(compose_files=[path], compose_project_directory=project_dir)
+def validate_compose_files(files: list[str], project_dir: str) -> None:
+    """Ask the real compose plugin to validate the project's files (`docker compose config`)."""
+    docker = _client(compose_files=files, compose_project_directory=project_dir)
     if not compose_version():
         raise compose_missing()
-    with docker_errors(f"validate {path}"):
+    with docker_errors(f"validate {' + '.join(files)}"):
         docker.compose.config(return_json=True)
 
 
@@ -149,6 +149,7 @@ class ContainerState:
     started_at: dt.datetime | None
     ports: tuple[str, ...]
     health_log: tuple[str, ...] = field(default=(), compare=False)
+    config_hash: str = ""
 
     @property
     def ready(self) -> bool:
@@ -193,6 +194,7 @@ def _container_state(raw: dict[str, Any]) -> ContainerState:
         started_at=_parse_time(state.get("StartedAt", "")),
         ports=tuple(ports),
         health_log=log,
+        config_hash=labels.get("com.docker.compose.config-hash", ""),
     )
 
 
@@ -220,6 +222,14 @@ class Stack:
             raw = json.loads(run(docker.docker_cmd + ["inspect", *found]))
         states = [_container_state(item) for item in raw]
         return sorted(states, key=lambda c: (c.service, c.number))
+
+    def config_hashes(self) -> dict[str, str]:
+        """Compose's own hash of each service's configuration (what it compares to decide to recreate)."""
+        from python_on_whales.utils import run
+
+        with docker_errors("read the compose configuration"):
+            output = run(self.docker.docker_compose_cmd + ["config", "--hash", "*"])
+        return dict(line.split(maxsplit=1) for line in output.splitlines() if len(line.split()) == 2)
 
     # -- changing state --
     def up(self, services: list[str] | None = None, *, recreate: bool = True,
@@ -267,11 +277,11 @@ class Stack:
             raise EnvironmentProblem("the docker command is not installed (or not on PATH)",
                                      hint="install Docker Engine or Docker Desktop")
 
-    def exec_capture(self, service: str, command: list[str], timeout: float = 60) -> tuple[int, str]:
+    def exec_capture(self, service: str, command: list[str]) -> tuple[int, str]:
         """Run a command in a service's first container and capture its output (for health probes)."""
-        full = self.compose_command("exec", "-T", service, *command)
+        from python_on_whales.exceptions import DockerException
+
         try:
-            done = subprocess.run(full, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return 124, f"timed out after {timeout:.0f} s"
-        return done.returncode, (done.stdout + done.stderr).strip()
+            return 0, (self.docker.compose.execute(service, command, tty=False) or "").strip()
+        except DockerException as error:
+            return error.return_code, ((error.stdout or "") + (error.stderr or "")).strip()

@@ -104,3 +104,103 @@ def show_check(result) -> int:
     for problem in result.problems:
         error(problem.what, problem.fix)
     return PROJECT
+
+
+def _uptime(seconds) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+
+
+def _status_rows(rows) -> list[list[str]]:
+    return [[r.service, f"{r.ready}/{r.wanted}", r.state, r.health or "-", ", ".join(dict.fromkeys(r.ports)) or "-",
+             _uptime(r.uptime)] for r in rows]
+
+
+class LiveStatus:
+    """The view while waiting: a live table on a terminal, one plain line per change elsewhere."""
+
+    def __init__(self, title: str):
+        self.title = title
+        self.live = None
+        self.seen: dict[str, tuple] = {}
+
+    def __enter__(self) -> "LiveStatus":
+        if interactive():
+            from rich.live import Live
+
+            self.live = Live(console=console(), refresh_per_second=4, transient=False)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.live is not None:
+            self.live.__exit__(*exc)
+
+    def update(self, verdict, elapsed: float) -> None:
+        if self.live is not None:
+            from rich.table import Table
+
+            grid = Table(title=f"{self.title} — {elapsed:.0f}s", box=None, header_style="bold", pad_edge=False)
+            for column in ("service", "replicas", "state", "health", "since start"):
+                grid.add_column(column)
+            for row in verdict.rows:
+                colour = "green" if row.ok else ("red" if row.health == "unhealthy" else "yellow")
+                grid.add_row(row.service, f"{row.ready}/{row.wanted}", row.state,
+                             f"[{colour}]{_escape(row.health or '-')}[/{colour}]", f"{elapsed:.0f}s")
+            self.live.update(grid)
+            return
+        for row in verdict.rows:
+            key = (row.state, row.health, row.ready)
+            if self.seen.get(row.service) != key:
+                self.seen[row.service] = key
+                info(f"[{elapsed:5.1f}s] {row.service}: {row.ready}/{row.wanted} {row.state} {row.health}".rstrip())
+
+
+def show_up(result) -> None:
+    spec = result.spec
+    if result.already_running:
+        success(f"stack '{spec.project}' is already up and healthy; nothing to change ({result.elapsed:.1f}s)")
+    elif not result.waited:
+        success(f"started stack '{spec.project}' without waiting (`afc status` shows its health)")
+    else:
+        success(f"stack '{spec.project}' is healthy after {result.elapsed:.1f}s")
+    info(f"  Airflow UI: {result.url}")
+    info(f"  user: {result.admin_user}; password: {result.password_hint}")
+
+
+def show_status(result, as_json_output: bool) -> None:
+    if as_json_output:
+        as_json(result.as_dict())
+    elif not result.rows or all(r.state == "missing" for r in result.rows):
+        info(f"stack '{result.project}' is not running (`afc up` starts it)")
+    else:
+        table(None, ["SERVICE", "REPLICAS", "STATE", "HEALTH", "PORTS", "UPTIME"], _status_rows(result.rows))
+
+
+def show_health(report, as_json_output: bool) -> int:
+    from .errors import OK, STACK
+
+    if as_json_output:
+        as_json(report.as_dict())
+    else:
+        rows = [["ok" if c.ok else "FAIL", c.component, c.detail] for c in report.checks]
+        table(None, ["", "COMPONENT", "DETAIL"], rows)
+        (success if report.ok else error)("all components healthy" if report.ok else "some components are not healthy")
+    return OK if report.ok else STACK
+
+
+def confirm_or_refuse(question: str, how_to_confirm: str) -> None:
+    """Ask on a terminal; refuse (usage error) when nobody can answer."""
+    from .errors import UsageError
+
+    if not sys.stdin.isatty():
+        raise UsageError("refusing to delete data without confirmation", hint=how_to_confirm)
+    answer = console().input(f"{_escape(question)} [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise UsageError("not confirmed; nothing was deleted", hint=how_to_confirm)

@@ -1,0 +1,376 @@
+"""The stack's verbs (up, down, status, logs, health, exec, scale): results as dataclasses, no printing."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import engine, health, settings
+from .errors import EnvironmentProblem, StackError, UsageError
+from .generate import render_text
+from .project import Project, find_project, write_atomically
+from .spec import StackSpec
+
+
+@dataclass
+class Context:
+    """A project with its spec and a client for its stack: what every stack command starts from."""
+
+    project: Project
+    spec: StackSpec
+    stack: engine.Stack
+
+    @classmethod
+    def load(cls, project_dir: Path) -> "Context":
+        project = find_project(project_dir)
+        spec = project.spec(engine.facts())
+        return cls(project, spec, engine.Stack(project, spec.project))
+
+    def wanted(self, services: list[str] | None = None) -> dict[str, int]:
+        names = services or list(self.spec.services)
+        return {name: (self.spec.workers if name == "worker" else 1) for name in self.spec.services if name in names}
+
+    def check_services(self, services: list[str] | None, what: str = "service") -> list[str]:
+        for name in services or []:
+            if name not in self.spec.services:
+                raise UsageError(f"unknown {what} '{name}'", hint=f"choose from: {', '.join(self.spec.services)}")
+        return list(services or [])
+
+    def snapshot(self) -> list[engine.ContainerState]:
+        return self.stack.containers()
+
+
+# --- pre-flight ------------------------------------------------------------------------------------------
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def preflight(ctx: Context, containers: list[engine.ContainerState]) -> engine.EngineInfo:
+    """What can stop `afc up` before it starts anything: engine, compose plugin, busy ports."""
+    info = engine.engine_info()
+    if not info.compose_version:
+        raise engine.compose_missing()
+    held = {p.split("->")[0].rsplit(":", 1)[-1] for c in containers for p in c.ports}
+    spec = ctx.spec
+    ports = [(spec.port, "AFC_PORT", "--port")]
+    if spec.flower and spec.celery:
+        ports.append((spec.flower_port, "AFC_FLOWER_PORT", "AFC_FLOWER_PORT"))
+    ports += [(p, k, k) for p, k in ((spec.postgres_port, "AFC_POSTGRES_PORT"), (spec.redis_port, "AFC_REDIS_PORT")) if p]
+    for port, key, flag in ports:
+        if str(port) not in held and not port_free(spec.host, port):
+            raise EnvironmentProblem(f"port {port} on {spec.host} is already in use by another program",
+                                     hint=f"stop that program, or choose another port: set {key} in .env "
+                                          f"(or `afc init --force {flag} {port + 1}`) and run `afc up` again")
+    return info
+
+
+def sync_compose_file(ctx: Context) -> bool:
+    """Re-render compose.yaml when `.env` (or afc) changed it; True when it was rewritten."""
+    text = render_text(ctx.spec, engine.facts())
+    path = ctx.project.compose_path
+    if path.exists() and path.read_text() == text:
+        return False
+    write_atomically(path, text)
+    return True
+
+
+# --- up --------------------------------------------------------------------------------------------------
+
+@dataclass
+class UpResult:
+    spec: StackSpec
+    elapsed: float
+    rerendered: bool
+    already_running: bool
+    waited: bool
+    url: str
+    admin_user: str
+    password_hint: str
+    history: list = field(default_factory=list)
+
+
+def _stack_current(ctx: Context, containers: list[engine.ContainerState], wanted: dict[str, int]) -> bool:
+    """Every wanted service ready and created from the current compose files: nothing for compose to do."""
+    verdict = health.judge(containers, wanted)
+    if not verdict.ready:
+        return False
+    hashes = ctx.stack.config_hashes()
+    return all(hashes.get(c.service) == c.config_hash for c in containers if c.service in wanted)
+
+
+def up(ctx: Context, services: list[str] | None, *, wait: bool, timeout: float,
+       on_update: Callable[[health.Verdict, float], None]) -> UpResult:
+    began = time.monotonic()
+    services = ctx.check_services(services)
+    rerendered = sync_compose_file(ctx)
+    before = ctx.snapshot()
+    preflight(ctx, before)
+    wanted = ctx.wanted(_with_dependencies(ctx.spec, services) if services else None)
+    result = UpResult(ctx.spec, 0.0, rerendered, False, wait, ctx.spec.url, ctx.spec.admin_user,
+                      f"_AIRFLOW_WWW_USER_PASSWORD in {ctx.project.env_path}")
+    if not rerendered and _stack_current(ctx, before, wanted):
+        result.already_running = True
+        result.elapsed = time.monotonic() - began
+        return result
+    errors: list[str] = []
+
+    def compose_up() -> None:
+        try:
+            ctx.stack.up(services)
+        except Exception as error:  # reported by the wait loop below
+            errors.append(getattr(error, "details", "") or getattr(error, "message", str(error)))
+
+    worker = threading.Thread(target=compose_up, daemon=True)
+    worker.start()
+    if not wait:
+        worker.join()
+        if errors:
+            raise StackError("docker compose could not start the stack", hint="see the message above; "
+                             "`afc logs` shows the services' output", details=errors[0])
+        result.elapsed = time.monotonic() - began
+        return result
+    outcome = health.wait_until_ready(
+        ctx.snapshot, wanted, timeout, on_update=on_update,
+        start_error=lambda: errors[0] if errors else "", starting=worker.is_alive,
+        now=lambda: dt.datetime.now(dt.timezone.utc))
+    result.history = outcome.history
+    if outcome.timed_out or outcome.verdict.failures or outcome.start_error:
+        raise stack_failure(ctx, outcome, timeout)
+    result.elapsed = time.monotonic() - began
+    return result
+
+
+def _with_dependencies(spec: StackSpec, services: list[str]) -> list[str]:
+    from .render import render
+    from .spec import EngineFacts
+
+    document = render(spec, EngineFacts(spec.arch, False))["services"]
+    needed: list[str] = []
+    todo = list(services)
+    while todo:
+        name = todo.pop()
+        if name not in needed:
+            needed.append(name)
+            todo += list(document[name].get("depends_on", {}))
+    return needed
+
+
+def stack_failure(ctx: Context, outcome: health.WaitResult, timeout: float) -> StackError:
+    """The error of a failed start: which services, their last log lines and health-check output."""
+    failing = [f.service for f in outcome.verdict.failures]
+    if outcome.start_error and "init" in outcome.start_error and "init" not in failing:
+        failing.insert(0, "init")
+    if not failing:
+        failing = [row.service for row in outcome.verdict.rows if not row.ok]
+    failing = list(dict.fromkeys(failing))
+    containers = {c.service: c for c in ctx.snapshot()}
+    details = []
+    for service in failing:
+        details.append(f"--- last log lines of {service}:")
+        try:
+            details += ctx.stack.logs_text(service, tail=25).rstrip().splitlines()[-25:]
+        except Exception as error:  # the logs are a courtesy; the failure is what matters
+            details.append(f"(no logs: {error})")
+        container = containers.get(service)
+        if container and container.health_log and container.health != "healthy":
+            details.append(f"--- last health check of {service}: {container.health_log[-1][-400:]}")
+    if outcome.start_error:
+        details.append("--- docker compose said: " + outcome.start_error.strip().splitlines()[-1])
+    if outcome.timed_out:
+        message = f"the stack was not healthy after {timeout:.0f} s: waiting for {', '.join(failing)}"
+    else:
+        reasons = [f.reason for f in outcome.verdict.failures] or [f"{failing[0]} failed to start"]
+        message = "the stack failed to start: " + "; ".join(dict.fromkeys(reasons))
+    return StackError(message, hint="the containers are left for inspection: `afc logs " + failing[0] +
+                      "`, `afc status`; fix the cause and run `afc up` again", details="\n".join(details))
+
+
+# --- status and health -----------------------------------------------------------------------------------
+
+@dataclass
+class StatusResult:
+    project: str
+    rows: tuple[health.ServiceRow, ...]
+    healthy: bool
+
+    def as_dict(self) -> dict:
+        return {"project": self.project, "healthy": self.healthy,
+                "services": [{"service": r.service, "replicas": r.ready, "wanted": r.wanted, "state": r.state,
+                              "health": r.health, "ports": list(r.ports),
+                              "uptime_seconds": None if r.uptime is None else round(r.uptime),
+                              "restarts": r.restarts} for r in self.rows]}
+
+
+def status(ctx: Context) -> StatusResult:
+    containers = ctx.snapshot()
+    verdict = health.judge(containers, ctx.wanted(), dt.datetime.now(dt.timezone.utc))
+    return StatusResult(ctx.spec.project, verdict.rows, verdict.ready)
+
+
+@dataclass(frozen=True)
+class Check:
+    component: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class HealthReport:
+    checks: list[Check]
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    def as_dict(self) -> dict:
+        return {"healthy": self.ok, "checks": [vars(c) for c in self.checks]}
+
+
+def health_endpoint(spec: StackSpec) -> str:
+    path = "/api/v2/monitor/health" if spec.major >= 3 else "/health"
+    host = "127.0.0.1" if spec.host in ("0.0.0.0", "127.0.0.1") else spec.host
+    return f"http://{host}:{spec.port}{path}"
+
+
+def deep_health(ctx: Context) -> HealthReport:
+    """Container health, the web component's view of Airflow, and a Celery ping of every worker."""
+    st = status(ctx)
+    checks = [Check(f"container {r.service}", r.ok, f"{r.ready}/{r.wanted} ready, {r.state} {r.health}".strip())
+              for r in st.rows]
+    checks += _endpoint_checks(ctx.spec)
+    if ctx.spec.celery:
+        checks.append(_celery_ping(ctx))
+    return HealthReport(checks)
+
+
+def _endpoint_checks(spec: StackSpec) -> list[Check]:
+    url = health_endpoint(spec)
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            body = json.loads(response.read().decode())
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        return [Check(spec.web_service, False, f"{url}: {getattr(error, 'reason', error)}")]
+    checks = [Check(spec.web_service, True, f"{url} answered")]
+    components = ["metadatabase", "scheduler", "triggerer"] + (["dag_processor"] if spec.major >= 3 else [])
+    for name in components:
+        part = body.get(name) or {}
+        state = part.get("status")
+        beat = next((v for k, v in part.items() if k.startswith("latest") and v), "")
+        checks.append(Check(f"airflow {name}", state == "healthy", f"{state or 'unknown'}"
+                                                                    + (f", last heartbeat {beat}" if beat else "")))
+    return checks
+
+
+def _celery_ping(ctx: Context) -> Check:
+    code, output = ctx.stack.exec_capture("worker", ["bash", "-c", 'celery --broker "$AIRFLOW__CELERY__BROKER_URL" '
+                                                     'inspect ping --timeout 5'])
+    answered = output.count(": OK")
+    wanted = ctx.spec.workers
+    return Check("celery workers", code == 0 and answered >= wanted,
+                 f"{answered}/{wanted} worker(s) answered the ping" + ("" if code == 0 else f": {output[-200:]}"))
+
+
+# --- other verbs -------------------------------------------------------------------------------------------
+
+def require_running(ctx: Context, service: str) -> None:
+    running = [c for c in ctx.snapshot() if c.service == service and c.state == "running"]
+    if not running:
+        raise StackError(f"service '{service}' is not running (is the stack up?)",
+                         hint="run `afc up` first, then try again")
+
+
+def down(ctx: Context, volumes: bool) -> list[str]:
+    names = ctx.stack.volume_names() if volumes else []
+    ctx.stack.down(volumes=volumes)
+    return names
+
+
+def scale_workers(ctx: Context, count: int, timeout: float,
+                  on_update: Callable[[health.Verdict, float], None]) -> UpResult:
+    if not ctx.spec.celery:
+        raise UsageError("this project uses the LocalExecutor: it has no Celery workers to scale",
+                         hint="re-create it with `afc init --force --executor celery` to use workers")
+    if not 1 <= count <= 64:
+        raise UsageError(f"cannot scale workers to {count}", hint="give a number from 1 to 64")
+    values = ctx.project.file_values()
+    values["AFC_WORKERS"] = str(count)
+    write_atomically(ctx.project.env_path, settings.format_env(values), mode=0o600)
+    fresh = Context.load(ctx.project.root)
+    sync_compose_file(fresh)
+    began = time.monotonic()
+    fresh.stack.up(["worker"], scales={"worker": count}, no_deps=True)
+    outcome = health.wait_until_ready(fresh.snapshot, {"worker": count}, timeout, on_update=on_update,
+                                      now=lambda: dt.datetime.now(dt.timezone.utc))
+    if outcome.timed_out or outcome.verdict.failures:
+        raise stack_failure(fresh, outcome, timeout)
+    return UpResult(fresh.spec, time.monotonic() - began, True, False, True, fresh.spec.url, fresh.spec.admin_user, "")
+
+
+def logs(ctx: Context, services: list[str] | None, *, follow: bool, tail: int | None, since: str | None,
+         timestamps: bool) -> int:
+    """`docker compose logs` for the named services; Ctrl-C ends it and leaves no process behind."""
+    import os
+    import subprocess
+    import sys
+
+    services = ctx.check_services(services)
+    args = ["logs"]
+    if follow:
+        args.append("--follow")
+    if tail is not None:
+        if tail < 0:
+            raise UsageError(f"--tail {tail} is negative", hint="give a number of lines, e.g. --tail 50")
+        args += ["--tail", str(tail)]
+    if since:
+        args += ["--since", since]
+    if timestamps:
+        args.append("--timestamps")
+    if not sys.stdout.isatty() or os.environ.get("NO_COLOR"):
+        args.append("--no-color")
+    if len(services) == 1 and services[0] != "worker":
+        args.append("--no-log-prefix")
+    return run_child(ctx.stack.compose_command(*args, *services))
+
+
+def run_child(command: list[str]) -> int:
+    """Run a docker command attached to our terminal; on Ctrl-C stop it and wait for it."""
+    import subprocess
+
+    try:
+        child = subprocess.Popen(command)
+    except FileNotFoundError:
+        raise EnvironmentProblem("the docker command is not installed (or not on PATH)", hint="install Docker")
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        child.terminate()
+        try:
+            child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        raise
+
+
+def exec_in(ctx: Context, service: str, command: list[str]) -> int:
+    """Run a command in a service's container, attached; its exit code is returned unchanged."""
+    import sys
+
+    ctx.check_services([service])
+    require_running(ctx, service)
+    flags = [] if sys.stdin.isatty() and sys.stdout.isatty() else ["-T"]
+    return run_child(ctx.stack.compose_command("exec", *flags, service, *command))

@@ -1,0 +1,110 @@
+"""End to end on real Airflow (the stand-in images): init → up → a DAG run on a Celery worker → logs,
+status, health → plain docker compose → scale → down/up with nothing lost → down --volumes."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import afc, docker, standin_flags, status_json, wait_for
+
+DAG_FILE = Path(__file__).parent / "dags" / "afc_e2e.py"
+STACKS = [("2.10.4", "celery", 18081), ("3.3.2", "celery", 18082), ("2.10.4", "local", 18083)]
+
+
+def list_runs(project: Path, version: str) -> list[dict]:
+    args = ["dags", "list-runs", "afc_e2e", "-o", "json"] if version.startswith("3") else \
+        ["dags", "list-runs", "-d", "afc_e2e", "-o", "json"]
+    done = afc("airflow", *args, project=project)
+    if done.returncode != 0:
+        return []
+    text = done.stdout[done.stdout.find("["):]
+    try:
+        return json.loads(text)
+    except ValueError:
+        return []
+
+
+def dag_parsed(project: Path) -> bool:
+    done = afc("airflow", "dags", "list", "-o", "json", project=project)
+    return done.returncode == 0 and '"afc_e2e"' in done.stdout
+
+
+def run_states(project: Path, version: str) -> list[str]:
+    return [run.get("state") for run in list_runs(project, version)]
+
+
+def trigger_and_wait(project: Path, version: str, expected_runs: int) -> None:
+    afc("airflow", "dags", "trigger", "afc_e2e", project=project, check=True)
+    states = wait_for("the DAG run to finish", lambda: (s := run_states(project, version)) and
+                      len(s) >= expected_runs and all(x in ("success", "failed") for x in s) and s, timeout=240)
+    assert all(state == "success" for state in states), f"DAG runs: {states}\n{task_logs(project)}"
+
+
+def task_logs(project: Path) -> str:
+    return "\n".join(p.read_text(errors="replace") for p in sorted((project / "logs").rglob("*.log"))
+                     if "task_id=consume" in str(p))
+
+
+def container_hostnames(project_name: str, service: str) -> set[str]:
+    ids = docker("ps", "-q", "--filter", f"label=com.docker.compose.project={project_name}",
+                 "--filter", f"label=com.docker.compose.service={service}").stdout.split()
+    return {docker("inspect", "-f", "{{.Config.Hostname}}", cid).stdout.strip() for cid in ids}
+
+
+@pytest.mark.parametrize("version, executor, port", STACKS, ids=[f"{v}-{e}" for v, e, _ in STACKS])
+def test_full_scenario(tmp_path, version, executor, port):
+    project = tmp_path / f"e2e-{version.replace('.', '')}-{executor}"
+    name = project.name
+    afc("init", str(project), *standin_flags(version), "--executor", executor, "--port", str(port), check=True)
+    try:
+        started = time.monotonic()
+        up = afc("up", "--timeout", "400", project=project, check=True)
+        print(f"\n[{name}] time to healthy: {time.monotonic() - started:.1f}s\n{up.stderr}")
+        assert "is healthy after" in up.stderr and f"http://localhost:{port}" in up.stderr
+        assert "_AIRFLOW_WWW_USER_PASSWORD in" in up.stderr
+
+        shutil.copy(DAG_FILE, project / "dags" / DAG_FILE.name)
+        wait_for("the DAG to be parsed", lambda: dag_parsed(project), timeout=180)
+        afc("airflow", "dags", "unpause", "afc_e2e", project=project, check=True)
+        trigger_and_wait(project, version, expected_runs=1)
+        logs_text = task_logs(project)
+        assert "got hello-from-" in logs_text, "the XCom value reached the BashOperator"
+        if executor == "celery":
+            workers = container_hostnames(name, "worker")
+            assert any(f"ran-on={host}" in logs_text for host in workers), (workers, logs_text[-2000:])
+        else:
+            schedulers = container_hostnames(name, "scheduler")
+            assert any(f"ran-on={host}" in logs_text for host in schedulers)
+
+        scheduler_logs = afc("logs", "scheduler", "--tail", "20", project=project, check=True).stdout
+        assert 0 < len(scheduler_logs.strip().splitlines()) <= 20 + 5
+        status = status_json(project)
+        assert status["healthy"] is True, status
+        assert {s["service"] for s in status["services"]} >= {"scheduler", "postgres", "init"}
+        deep = afc("health", "--json", project=project)
+        assert deep.returncode == 0, deep.stdout + deep.stderr
+        assert json.loads(deep.stdout)["healthy"] is True
+
+        listed = subprocess.run(["docker", "compose", "ps", "--all", "--format", "{{.Service}}"], cwd=project,
+                                capture_output=True, text=True, check=True).stdout.split()
+        assert sorted(set(listed)) == sorted(s["service"] for s in status["services"])
+
+        if executor == "celery":
+            afc("scale", "workers", "2", project=project, check=True)
+            assert len(container_hostnames(name, "worker")) == 2
+            assert status_json(project)["healthy"]
+            afc("scale", "workers", "1", project=project, check=True)
+            assert len(container_hostnames(name, "worker")) == 1
+
+        afc("down", project=project, check=True)
+        assert not container_hostnames(name, "scheduler")
+        afc("up", "--timeout", "400", project=project, check=True)
+        assert "success" in run_states(project, version), "the DAG run survived down/up"
+    finally:
+        afc("down", "--volumes", "--yes", project=project)
+    assert not docker("volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={name}").stdout.strip()
