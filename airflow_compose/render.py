@@ -57,9 +57,22 @@ def healthcheck(service: str, block: dict[str, Any], spec: StackSpec, facts: Eng
         check.update(interval=timing["interval"], timeout=timing["timeout"], retries=timing["retries"],
                      start_period=timing["start_period"], start_interval=timing["start_interval"])
     else:
+        if service not in ("postgres", "redis"):  # Airflow images are Debian: cut, stat, date are there
+            check["test"] = ["CMD-SHELL", settle_wrapper(test, timing["settle"])]
         check.update(interval=timing["legacy_interval"], timeout=timing["timeout"], retries=timing["retries"],
                      start_period=timing["start_period"])
     return check
+
+
+def settle_wrapper(test: list[str], settle: int) -> str:
+    """The legacy-engine wrapper of a check (see `legacy_wrapper` in compose/stack.yaml)."""
+    import shlex
+
+    if test[0] == "CMD-SHELL":
+        command = f"( {test[1]} )"
+    else:
+        command = shlex.join(test[1:]).replace("$", "$$")
+    return blocks()["legacy_wrapper"].replace("SETTLE", str(settle)).replace("CHECK", command)
 
 
 def _depends_on(service: str, spec: StackSpec) -> dict[str, dict[str, str]]:

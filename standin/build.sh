@@ -10,7 +10,8 @@
 #
 # Usage: bash standin/build.sh [--force] [IMAGE...]
 #   IMAGE is e.g. airflow:3.3.2, afc-standin/postgres:16, base, redis (default: all of them).
-#   --force rebuilds the named images (and the base) even when their recipe is unchanged.
+#   --force rebuilds the named images even when their recipe is unchanged (without names:
+#   everything, starting from a fresh debootstrap).
 #
 # Every image carries the label org.afc.recipe=<hash of the files that make it + package spec>;
 # an image whose tag exists with the same label is "up to date" and not rebuilt.
@@ -40,7 +41,7 @@ CTX_DIR=$CACHE_DIR/ctx
 log() { printf '[standin] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-usage() { sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 # ---------------------------------------------------------------------------------------------
 # Arguments
@@ -279,11 +280,22 @@ build_airflow() {
     remove_tree "$ctx"
 }
 
+remove_replaced() {  # remove_replaced OLD_ID TAG: drop the image a rebuild replaced, if unused
+    local old=$1 new
+    [[ -n $old ]] || return 0
+    new=$(docker image inspect --format '{{.Id}}' "$2" 2>/dev/null || true)
+    if [[ $old != "$new" ]]; then
+        docker image rm "$old" >/dev/null 2>&1 || log "$2: the replaced image ${old:7:12} is still in use; kept"
+    fi
+}
+
 docker_build() {  # docker_build LOGNAME ARGS...: no network, output to a log shown on failure
     local logf=$CACHE_DIR/docker-build-$1.log
     shift
     mkdir -p "$CACHE_DIR"
-    if ! docker build --network none "$@" >"$logf" 2>&1; then
+    local extra=()
+    ((FORCE)) && extra=(--no-cache)
+    if ! docker build --network none "${extra[@]}" "$@" >"$logf" 2>&1; then
         tail -n 40 "$logf" >&2
         die "docker build failed (log: $logf)"
     fi
@@ -328,10 +340,12 @@ fi
 for img in "${BUILD_LIST[@]}"; do
     [[ $img == base:bookworm ]] && continue
     t0=$SECONDS
+    old_id=$(docker image inspect --format '{{.Id}}' "$PREFIX/$img" 2>/dev/null || true)
     case $img in
         airflow:*) build_airflow "${img#airflow:}" "${HASH[$img]}" ;;
         *) build_simple "$img" "${HASH[$img]}" ;;
     esac
+    remove_replaced "$old_id" "$PREFIX/$img"
     STATUS[$img]="built in $((SECONDS - t0)) s"
     log "$img: ${STATUS[$img]}"
 done

@@ -181,7 +181,8 @@ def test_airflow_arbitrary_uid_with_other_gid_is_refused() -> None:
 @pytest.mark.parametrize("version", ["2.10.4", "3.3.2"])
 def test_airflow_dispatch(version: str) -> None:
     image = airflow_image(version)
-    assert docker("run", "--rm", image, "bash", "-c", "echo from-bash $0").stdout.strip() == "from-bash bash"
+    out = docker("run", "--rm", image, "bash", "-c", 'echo "from-bash $0 $1"', "zero", "one").stdout
+    assert out.strip() == "from-bash zero one"
     out = docker("run", "--rm", image, "python", "-c", "import sys, airflow; print(sys.prefix, airflow.__version__)")
     assert out.stdout.split() == ["/opt/airflow-venv", version]
     # A leading `airflow` is dropped; anything else is an airflow sub-command.

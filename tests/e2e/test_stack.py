@@ -29,9 +29,23 @@ def list_runs(project: Path, version: str) -> list[dict]:
         return []
 
 
-def dag_parsed(project: Path) -> bool:
-    done = afc("airflow", "dags", "list", "-o", "json", project=project)
-    return done.returncode == 0 and '"afc_e2e"' in done.stdout
+def dag_details(project: Path) -> dict:
+    """The DAG as the metadata database knows it (`dags list` parses files itself, so it can run ahead)."""
+    done = afc("airflow", "dags", "details", "afc_e2e", "-o", "json", project=project)
+    if done.returncode != 0:
+        return {}
+    try:
+        found = json.loads(done.stdout[done.stdout.find("["):])
+    except ValueError:
+        return {}
+    return found[0] if found else {}
+
+
+def unpause(project: Path) -> None:
+    wait_for("the DAG to reach the database", lambda: dag_details(project), timeout=180)
+    afc("airflow", "dags", "unpause", "afc_e2e", project=project, check=True)
+    wait_for("the DAG to be unpaused", lambda: str(dag_details(project).get("is_paused")).lower() == "false",
+             timeout=60)
 
 
 def run_states(project: Path, version: str) -> list[str]:
@@ -40,8 +54,13 @@ def run_states(project: Path, version: str) -> list[str]:
 
 def trigger_and_wait(project: Path, version: str, expected_runs: int) -> None:
     afc("airflow", "dags", "trigger", "afc_e2e", project=project, check=True)
-    states = wait_for("the DAG run to finish", lambda: (s := run_states(project, version)) and
-                      len(s) >= expected_runs and all(x in ("success", "failed") for x in s) and s, timeout=240)
+    try:
+        states = wait_for("the DAG run to finish", lambda: (s := run_states(project, version)) and
+                          len(s) >= expected_runs and all(x in ("success", "failed") for x in s) and s, timeout=240)
+    except AssertionError as error:
+        runs = list_runs(project, version)
+        worker = afc("logs", "worker", "scheduler", "--tail", "40", project=project).stdout
+        raise AssertionError(f"{error}\nruns: {runs}\nlogs:\n{worker}\ntask logs:\n{task_logs(project)}")
     assert all(state == "success" for state in states), f"DAG runs: {states}\n{task_logs(project)}"
 
 
@@ -69,8 +88,7 @@ def test_full_scenario(tmp_path, version, executor, port):
         assert "_AIRFLOW_WWW_USER_PASSWORD in" in up.stderr
 
         shutil.copy(DAG_FILE, project / "dags" / DAG_FILE.name)
-        wait_for("the DAG to be parsed", lambda: dag_parsed(project), timeout=180)
-        afc("airflow", "dags", "unpause", "afc_e2e", project=project, check=True)
+        unpause(project)
         trigger_and_wait(project, version, expected_runs=1)
         logs_text = task_logs(project)
         assert "got hello-from-" in logs_text, "the XCom value reached the BashOperator"

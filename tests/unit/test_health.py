@@ -1,0 +1,72 @@
+"""The wait logic with a fake clock and scripted snapshots: no Docker, no real time."""
+from airflow_compose.engine import ContainerState
+from airflow_compose.health import judge, wait_until_ready
+
+WANTED = {"postgres": 1, "init": 1, "scheduler": 1, "worker": 2}
+
+
+def c(service, state="running", health="healthy", number=1, exit_code=0, restarts=0):
+    return ContainerState(service=service, name=f"p-{service}-{number}", number=number, state=state,
+                          health=health, exit_code=exit_code, restarts=restarts, started_at=None, ports=())
+
+
+HEALTHY = [c("postgres"), c("init", "exited", ""), c("scheduler"), c("worker"), c("worker", number=2)]
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def test_ready_only_when_every_replica_is_healthy():
+    assert judge(HEALTHY, WANTED).ready
+    one_worker = [x for x in HEALTHY if not (x.service == "worker" and x.number == 2)]
+    verdict = judge(one_worker, WANTED)
+    assert not verdict.ready and not verdict.failures
+    starting = HEALTHY[:2] + [c("scheduler", health="starting")] + HEALTHY[3:]
+    assert not judge(starting, WANTED).ready
+
+
+def test_init_failure_and_unhealthy_and_crash_loops_fail_fast():
+    failed_init = [c("postgres"), c("init", "exited", "", exit_code=1)]
+    assert judge(failed_init, WANTED).failures[0].reason == "init exited with code 1"
+    unhealthy = HEALTHY[:2] + [c("scheduler", health="unhealthy")]
+    assert judge(unhealthy, WANTED).failures[0].service == "scheduler"
+    looping = HEALTHY[:2] + [c("scheduler", state="restarting", health="starting", restarts=3, exit_code=137)]
+    assert "keeps crashing" in judge(looping, WANTED).failures[0].reason
+
+
+def test_wait_returns_when_ready_and_records_the_path():
+    clock = FakeClock()
+    script = [[c("postgres", health="starting")], [c("postgres"), c("init", "running", "")], HEALTHY]
+    calls = iter(script + [HEALTHY] * 10)
+    result = wait_until_ready(lambda: next(calls), WANTED, timeout=60, clock=clock, sleep=clock.sleep)
+    assert result.verdict.ready and not result.timed_out
+    assert result.elapsed == 2.0
+    assert (0.0, "postgres", "running starting") in result.history
+
+
+def test_wait_times_out_naming_what_is_missing():
+    clock = FakeClock()
+    result = wait_until_ready(lambda: [c("postgres", health="starting")], WANTED, timeout=10, clock=clock,
+                              sleep=clock.sleep)
+    assert result.timed_out and result.elapsed >= 10
+    assert {row.service for row in result.verdict.rows if not row.ok} == set(WANTED)
+
+
+def test_wait_stops_on_a_compose_error_and_waits_for_compose_to_finish():
+    clock = FakeClock()
+    result = wait_until_ready(lambda: [c("postgres")], WANTED, timeout=60, clock=clock, sleep=clock.sleep,
+                              start_error=lambda: 'service "init" didn\'t complete successfully: exit 1')
+    assert result.start_error and result.elapsed == 0
+    pending = iter([True, True, False])
+    clock2 = FakeClock()
+    done = wait_until_ready(lambda: HEALTHY, WANTED, timeout=60, clock=clock2, sleep=clock2.sleep,
+                            starting=lambda: next(pending))
+    assert done.verdict.ready and done.elapsed == 2.0
