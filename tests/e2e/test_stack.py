@@ -20,25 +20,25 @@ def list_runs(project: Path, version: str) -> list[dict]:
     args = ["dags", "list-runs", "afc_e2e", "-o", "json"] if version.startswith("3") else \
         ["dags", "list-runs", "-d", "afc_e2e", "-o", "json"]
     done = afc("airflow", *args, project=project)
-    if done.returncode != 0:
-        return []
-    text = done.stdout[done.stdout.find("["):]
-    try:
-        return json.loads(text)
-    except ValueError:
-        return []
+    return json_output(done.stdout) if done.returncode == 0 else []
 
 
 def dag_details(project: Path) -> dict:
     """The DAG as the metadata database knows it (`dags list` parses files itself, so it can run ahead)."""
     done = afc("airflow", "dags", "details", "afc_e2e", "-o", "json", project=project)
-    if done.returncode != 0:
-        return {}
-    try:
-        found = json.loads(done.stdout[done.stdout.find("["):])
-    except ValueError:
-        return {}
+    found = json_output(done.stdout) if done.returncode == 0 else []
     return found[0] if found else {}
+
+
+def json_output(stdout: str) -> list:
+    """The JSON list an Airflow CLI printed (3.x prints warnings on stdout before it)."""
+    for line in stdout.splitlines():
+        if line.startswith("["):
+            try:
+                return json.loads(line)
+            except ValueError:
+                continue
+    return []
 
 
 def unpause(project: Path) -> None:
