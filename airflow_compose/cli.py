@@ -276,6 +276,115 @@ def scale(what: Annotated[str, typer.Argument(help="What to scale: workers.")],
     ui.success(f"{count} worker(s) healthy after {result.elapsed:.1f}s (AFC_WORKERS={count} saved in .env)")
 
 
+# --- images and upgrade ---------------------------------------------------------------------------------
+
+@app.command()
+def images(tag: Annotated[Optional[str], typer.Argument(help="A tag (e.g. 2.10.4, slim-3.3.2-python3.12) or "
+                                                        "REPO:TAG to explain; without it, the project's images.",
+                                                        show_default=False)] = None,
+           as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False) -> None:
+    """Explain an Airflow image tag, or show the project's images as the local engine holds them."""
+    from . import images as images_module, ui
+
+    if tag:
+        executor, _found = images_module.project_executor(State.project_dir)
+        ui.show_tag(images_module.describe_tag(tag, executor), as_json)
+    else:
+        ui.show_project_images(images_module.project_images(State.project_dir), as_json)
+
+
+@app.command()
+def upgrade(to: Annotated[str, typer.Option("--to", help="Tag to upgrade to (keeps the project's image "
+                                            "repository), or a full REPO:TAG.", show_default=False)],
+            yes: Annotated[bool, typer.Option("--yes", "-y", help="Upgrade without asking.")] = False,
+            timeout: Timeout = 600.0) -> None:
+    """Upgrade Airflow: back up the metadata DB, switch the image, migrate, wait healthy (rolls back on failure)."""
+    from . import ui, upgrade as upgrade_module
+
+    plan = upgrade_module.plan_for(State.project_dir, to)
+    ui.show_upgrade_plan(plan)
+    if not yes:
+        ui.confirm_action(f"Upgrade '{plan.project}' to {plan.target.text}?", "add --yes to upgrade without asking",
+                          "upgrade")
+    with ui.LiveStatus(f"upgrading {plan.project} to {plan.target_tag.version}") as live:
+        result = upgrade_module.run_upgrade(plan, timeout, live.update)
+    ui.show_upgrade(result)
+
+
+# --- export (helm) ------------------------------------------------------------------------------------------
+
+export_app = typer.Typer(help="Export the project for running Airflow beyond one machine.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("helm")
+def export_helm(
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Folder to write values.yaml and "
+                                                   "secrets.yaml to (default: <project>/helm).",
+                                                   show_default=False)] = None,
+    release: Annotated[str, typer.Option("--release", help="The Helm release name you will install with "
+                                         "(names the chart's PostgreSQL host).")] = "airflow",
+) -> None:
+    """Write values.yaml for the official apache-airflow Helm chart, and secrets.yaml (0600).
+
+    values.yaml names Secrets only; secrets.yaml holds the secrets of .env as Kubernetes Secrets.
+
+    Both files are overwritten; other files in the folder are left alone."""
+    from . import helm, ui
+    from .spec import host_facts
+
+    project = _project()
+    result = helm.export(project.spec(host_facts()), project.values(), release)
+    ui.show_export(helm.write_export(result, output or project.root / "helm", release))
+
+
+# --- backup and restore -----------------------------------------------------------------------------------
+
+def _wait_up(ctx, services, timeout: float, title: str):
+    from . import lifecycle, ui
+
+    with ui.LiveStatus(title) as live:
+        return lifecycle.up(ctx, services, wait=True, timeout=timeout, on_update=live.update)
+
+
+@app.command("backup")
+def backup_command(file: Annotated[Optional[Path], typer.Argument(
+        help="Where to write the dump (default: backups/<project>-<UTC time>.dump in the project).",
+        show_default=False)] = None) -> None:
+    """Dump the metadata database (pg_dump custom format, compressed; mode 0600: it holds connections)."""
+    from . import backup, ui
+
+    ui.show_backup(backup.backup(_ctx(), file))
+
+
+@app.command("restore")
+def restore_command(file: Annotated[Path, typer.Argument(help="A file written by `afc backup`.")],
+                    yes: Annotated[bool, typer.Option("--yes", "-y", help="Replace the database without asking.")] = False,
+                    timeout: Timeout = 300.0) -> None:
+    """Replace the metadata database with a backup: stops Airflow, restores, starts it and waits for healthy."""
+    from . import backup, ui
+
+    ctx = _ctx()
+    path = backup.check_archive(file)
+    if not yes:
+        ui.confirm_or_refuse(f"Replace the whole database of '{ctx.spec.project}' with {path}?",
+                             "add --yes to replace the database with the backup")
+    ui.show_restore(backup.restore(ctx, path, timeout=timeout,
+                                   start_up=lambda c: _wait_up(c, None, timeout, f"starting {c.spec.project}"),
+                                   start_postgres=lambda c: _wait_up(c, ["postgres"], timeout, "starting postgres")))
+
+
+# --- doctor ----------------------------------------------------------------------------------------------
+
+@app.command()
+def doctor(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False) -> None:
+    """Check Docker, compose, memory/CPU/disk and, inside a project, ports, arch, AIRFLOW_UID, files, images.
+    Exit 4 when a check fails."""
+    from . import doctor as checks, ui
+
+    raise typer.Exit(ui.show_doctor(checks.diagnose(State.project_dir), as_json))
+
+
 def main() -> None:
     """Entry point: run the app, turning AfcError into a message and an exit code (no traceback)."""
     try:

@@ -285,3 +285,226 @@ class Stack:
             return 0, (self.docker.compose.execute(service, command, tty=False) or "").strip()
         except DockerException as error:
             return error.return_code, ((error.stdout or "") + (error.stderr or "")).strip()
+
+
+# --- local images (afc images, afc upgrade) ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LocalImage:
+    """What the engine holds locally for one image reference (nothing is pulled)."""
+
+    reference: str
+    present: bool
+    id: str = ""
+    size: int = 0
+    created: dt.datetime | None = None
+    platform: str = ""
+
+
+def inspect_images(references: list[str]) -> list[LocalImage]:
+    """`docker image inspect` of each reference; a reference the engine does not hold is `present=False`."""
+    from python_on_whales.exceptions import NoSuchImage
+
+    docker = _client()
+    found: list[LocalImage] = []
+    for reference in references:
+        try:
+            with docker_errors(f"inspect the image {reference}"):
+                try:
+                    image = docker.image.inspect(reference)
+                except NoSuchImage:
+                    found.append(LocalImage(reference, False))
+                    continue
+        except StackError as error:  # e.g. an invalid reference: report it as absent, keep the others
+            found.append(LocalImage(reference, False, platform=f"({error.message})"))
+            continue
+        created = image.created
+        if created is not None and created.tzinfo is None:
+            created = created.replace(tzinfo=dt.timezone.utc)
+        platform = f"{image.os}/{image.architecture}" + (f"/{image.variant}" if image.variant else "")
+        found.append(LocalImage(reference, True, str(image.id), int(image.size or 0), created, platform))
+    return found
+
+
+# --- doctor: what the engine and the CLI can tell about themselves ---------------------------------------
+
+@dataclass(frozen=True)
+class EngineDetails:
+    """`docker version` + `docker info` facts for `afc doctor`."""
+
+    client_version: str
+    server_version: str
+    api_version: str
+    arch: str               # GOARCH style (amd64, arm64)
+    os_type: str            # linux, windows
+    operating_system: str   # e.g. "Debian GNU/Linux 12 (bookworm)", "Docker Desktop"
+    mem_total: int          # bytes available to containers
+    ncpu: int
+    docker_root_dir: str
+    endpoint: str           # unix:///var/run/docker.sock, tcp://…, ssh://…
+
+    @property
+    def start_interval(self) -> bool:
+        return api_tuple(self.api_version) >= START_INTERVAL_API
+
+    @property
+    def desktop(self) -> bool:
+        return "docker desktop" in self.operating_system.lower()
+
+
+def docker_endpoint() -> str:
+    """The engine address the CLI uses (DOCKER_HOST or the current context); "" when unknown."""
+    try:
+        context = _client().context.inspect()
+        endpoint = context.endpoints.get("docker")
+        return str(endpoint.host) if endpoint is not None and endpoint.host else ""
+    except Exception:  # no CLI, a broken context: the engine check reports the real problem
+        return ""
+
+
+def engine_details() -> EngineDetails:
+    """Versions, arch and resources of the engine; raises afc's classified error when it cannot be reached."""
+    docker = _client()
+    with docker_errors("reach the Docker engine"):
+        version = docker.version()
+    if version.server is None:
+        raise EnvironmentProblem("the Docker engine did not answer", hint="start Docker and check DOCKER_HOST")
+    with docker_errors("read `docker info`"):
+        info = docker.system.info()
+    return EngineDetails(
+        client_version=str(version.client.version or ""), server_version=str(version.server.version or ""),
+        api_version=str(version.server.api_version or ""), arch=str(version.server.arch or ""),
+        os_type=str(info.os_type or version.server.os or ""), operating_system=str(info.operating_system or ""),
+        mem_total=int(info.mem_total or 0), ncpu=int(info.n_cpu or 0),
+        docker_root_dir=str(info.docker_root_dir or ""), endpoint=docker_endpoint())
+
+
+def standalone_compose() -> tuple[str, str] | None:
+    """A standalone `docker-compose` on PATH (path, version), which python-on-whales cannot use."""
+    import shutil
+
+    path = shutil.which("docker-compose")
+    if not path:
+        return None
+    try:
+        done = subprocess.run([path, "version", "--short"], capture_output=True, text=True, timeout=20)
+        return path, (done.stdout.strip().splitlines() or [""])[0].lstrip("v")
+    except (OSError, subprocess.SubprocessError):
+        return path, ""
+
+
+def image_arches(names: list[str]) -> dict[str, str | None]:
+    """For each image name: the architecture of the local copy (amd64, arm64), or None when not present."""
+    from python_on_whales.exceptions import NoSuchImage
+
+    docker = _client()
+    found: dict[str, str | None] = {}
+    for name in names:
+        with docker_errors(f"inspect image {name}"):
+            try:
+                found[name] = str(docker.image.inspect(name).architecture or "")
+            except NoSuchImage:
+                found[name] = None
+    return found
+
+
+# --- streaming bytes through `docker compose exec` (backup and restore) ---------------------------------
+# python-on-whales runs `docker compose exec` with captured text output and cannot stream binary stdin or
+# stdout, so these run the command it builds (`Stack.compose_command`) with the file handed to the child as
+# its stdin or stdout: the bytes never pass through Python, and a large dump needs no memory.
+
+def _exec_streaming(stack: Stack, service: str, command: list[str], stdin: Any, stdout: Any) -> tuple[int, str]:
+    argv = stack.compose_command("exec", "-T", service, *command)
+    try:
+        child = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE)
+    except FileNotFoundError:
+        raise EnvironmentProblem("the docker command is not installed (or not on PATH)",
+                                 hint="install Docker Engine or Docker Desktop")
+    try:
+        _, errors = child.communicate()
+    except BaseException:  # Ctrl-C: do not leave the docker client running behind us
+        child.terminate()
+        try:
+            child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        raise
+    text = errors.decode(errors="replace")
+    if child.returncode != 0 and text:
+        problem = classify(f"run {command[0]} in {service}", text, child.returncode)
+        if isinstance(problem, EnvironmentProblem):
+            raise problem
+    return child.returncode, text
+
+
+def exec_to_file(stack: Stack, service: str, command: list[str], sink: Any) -> tuple[int, str]:
+    """Run `command` in `service`, its stdout written to the binary file `sink`; (exit code, stderr)."""
+    return _exec_streaming(stack, service, command, subprocess.DEVNULL, sink)
+
+
+def exec_from_file(stack: Stack, service: str, command: list[str], source: Any) -> tuple[int, str]:
+    """Run `command` in `service` with the binary file `source` as its stdin; (exit code, stderr)."""
+    return _exec_streaming(stack, service, command, source, subprocess.DEVNULL)
+
+
+def remove_services(stack: Stack, services: list[str]) -> None:
+    """Stop and remove the services' containers (`docker compose rm --stop --force`); volumes are kept.
+    The next `up` creates them afresh: no stale health status, and the init job runs (migrates) again."""
+    with docker_errors("stop services"):
+        stack.docker.compose.rm(services, stop=True)
+
+
+# --- local images (afc images, afc upgrade) ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LocalImage:
+    """What the engine holds locally for one image reference (nothing is pulled)."""
+
+    reference: str
+    present: bool
+    id: str = ""
+    size: int = 0
+    created: dt.datetime | None = None
+    platform: str = ""
+
+
+def inspect_images(references: list[str]) -> list[LocalImage]:
+    """`docker image inspect` of each reference; a reference the engine does not hold is `present=False`."""
+    from python_on_whales.exceptions import NoSuchImage
+
+    docker = _client()
+    found: list[LocalImage] = []
+    for reference in references:
+        try:
+            with docker_errors(f"inspect the image {reference}"):
+                try:
+                    image = docker.image.inspect(reference)
+                except NoSuchImage:
+                    found.append(LocalImage(reference, False))
+                    continue
+        except StackError:  # e.g. an invalid reference: report it as absent, keep the others
+            found.append(LocalImage(reference, False))
+            continue
+        created = image.created
+        if created is not None and created.tzinfo is None:
+            created = created.replace(tzinfo=dt.timezone.utc)
+        platform = f"{image.os}/{image.architecture}" + (f"/{image.variant}" if image.variant else "")
+        found.append(LocalImage(reference, True, str(image.id), int(image.size or 0), created, platform))
+    return found
+
+
+def ensure_image(reference: str) -> bool:
+    """Make sure the engine holds an image, pulling it when missing; True when it had to pull."""
+    from python_on_whales.exceptions import NoSuchImage
+
+    docker = _client()
+    with docker_errors(f"inspect the image {reference}"):
+        try:
+            docker.image.inspect(reference)
+            return False
+        except NoSuchImage:
+            pass
+    with docker_errors(f"pull the image {reference}"):
+        docker.image.pull(reference, quiet=True)
+    return True

@@ -53,7 +53,7 @@ def _state_word(containers: Sequence[ContainerState]) -> str:
 def _health_word(service: str, containers: Sequence[ContainerState]) -> str:
     if service == "init":
         done = [c for c in containers if c.state == "exited"]
-        return f"exit {done[0].exit_code}" if done else ("running" if containers else "")
+        return f"exit {done[0].exit_code}" if done else ""
     words = sorted({c.health or "-" for c in containers})
     return "/".join(words) if words else ""
 
@@ -79,12 +79,13 @@ def judge(containers: Sequence[ContainerState], wanted: dict[str, int], now=None
     """Ready when every wanted service has its replicas ready; failed as soon as one cannot get there."""
     failures = []
     for container in containers:
-        if container.service not in wanted:
+        # containers compose is replacing (removing, or stopped with a stale health status) say nothing
+        if container.service not in wanted or container.state == "removing":
             continue
         if container.service == "init":
             if container.state == "exited" and container.exit_code != 0:
                 failures.append(Failure("init", f"init exited with code {container.exit_code}"))
-        elif container.health == "unhealthy":
+        elif container.health == "unhealthy" and container.state == "running":
             failures.append(Failure(container.service, f"{container.name} is unhealthy"))
         elif container.restarts >= CRASH_LOOP_RESTARTS and container.state != "running":
             failures.append(Failure(container.service, f"{container.name} keeps crashing "

@@ -59,25 +59,6 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
-def preflight(ctx: Context, containers: list[engine.ContainerState]) -> engine.EngineInfo:
-    """What can stop `afc up` before it starts anything: engine, compose plugin, busy ports."""
-    info = engine.engine_info()
-    if not info.compose_version:
-        raise engine.compose_missing()
-    held = {p.split("->")[0].rsplit(":", 1)[-1] for c in containers for p in c.ports}
-    spec = ctx.spec
-    ports = [(spec.port, "AFC_PORT", "--port")]
-    if spec.flower and spec.celery:
-        ports.append((spec.flower_port, "AFC_FLOWER_PORT", "AFC_FLOWER_PORT"))
-    ports += [(p, k, k) for p, k in ((spec.postgres_port, "AFC_POSTGRES_PORT"), (spec.redis_port, "AFC_REDIS_PORT")) if p]
-    for port, key, flag in ports:
-        if str(port) not in held and not port_free(spec.host, port):
-            raise EnvironmentProblem(f"port {port} on {spec.host} is already in use by another program",
-                                     hint=f"stop that program, or choose another port: set {key} in .env "
-                                          f"(or `afc init --force {flag} {port + 1}`) and run `afc up` again")
-    return info
-
-
 def sync_compose_file(ctx: Context) -> bool:
     """Re-render compose.yaml when `.env` (or afc) changed it; True when it was rewritten."""
     text = render_text(ctx.spec, engine.facts())
@@ -118,7 +99,9 @@ def up(ctx: Context, services: list[str] | None, *, wait: bool, timeout: float,
     services = ctx.check_services(services)
     rerendered = sync_compose_file(ctx)
     before = ctx.snapshot()
-    preflight(ctx, before)
+    from .doctor import ensure_startable
+
+    ensure_startable(ctx, before)  # engine, compose, ports, emulation: stop before starting anything
     wanted = ctx.wanted(_with_dependencies(ctx.spec, services) if services else None)
     result = UpResult(ctx.spec, 0.0, rerendered, False, wait, ctx.spec.url, ctx.spec.admin_user,
                       f"_AIRFLOW_WWW_USER_PASSWORD in {ctx.project.env_path}")
@@ -179,12 +162,15 @@ def stack_failure(ctx: Context, outcome: health.WaitResult, timeout: float) -> S
     failing = list(dict.fromkeys(failing))
     containers = {c.service: c for c in ctx.snapshot()}
     details = []
+    cause = ""
     for service in failing:
         details.append(f"--- last log lines of {service}:")
         try:
-            details += ctx.stack.logs_text(service, tail=25).rstrip().splitlines()[-25:]
+            lines = ctx.stack.logs_text(service, tail=25).rstrip().splitlines()[-25:]
         except Exception as error:  # the logs are a courtesy; the failure is what matters
-            details.append(f"(no logs: {error})")
+            lines = [f"(no logs: {error})"]
+        details += lines
+        cause = cause or key_error_line(lines)
         container = containers.get(service)
         if container and container.health_log and container.health != "healthy":
             details.append(f"--- last health check of {service}: {container.health_log[-1][-400:]}")
@@ -195,8 +181,20 @@ def stack_failure(ctx: Context, outcome: health.WaitResult, timeout: float) -> S
     else:
         reasons = [f.reason for f in outcome.verdict.failures] or [f"{failing[0]} failed to start"]
         message = "the stack failed to start: " + "; ".join(dict.fromkeys(reasons))
+    if cause:
+        message += f"\n  cause: {cause}"
     return StackError(message, hint="the containers are left for inspection: `afc logs " + failing[0] +
                       "`, `afc status`; fix the cause and run `afc up` again", details="\n".join(details))
+
+
+def key_error_line(lines: list[str]) -> str:
+    """The most telling line of a failed service's log: the last FATAL/Error line, if any."""
+    import re
+
+    for line in reversed(lines):
+        if re.search(r"FATAL|Error:|Exception:|ERROR", line) and "Background on this error" not in line:
+            return line.strip()[-300:]
+    return ""
 
 
 # --- status and health -----------------------------------------------------------------------------------

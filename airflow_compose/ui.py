@@ -204,3 +204,162 @@ def confirm_or_refuse(question: str, how_to_confirm: str) -> None:
     answer = console().input(f"{_escape(question)} [y/N] ").strip().lower()
     if answer not in ("y", "yes"):
         raise UsageError("not confirmed; nothing was deleted", hint=how_to_confirm)
+
+
+# --- afc images / afc upgrade ------------------------------------------------------------------------------
+
+def _size(size: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return str(size)
+
+
+def show_tag(report, as_json_output: bool) -> None:
+    """`afc images TAG`: the tag's facts on stdout (data), advice as warnings."""
+    if as_json_output:
+        as_json(report.as_dict())
+        return
+    python = f"{report.python} ({'pinned' if report.python_pinned else 'not pinned'}"
+    python += ", the line's default)" if report.python_is_line_default else ")"
+    lines = [
+        f"image:       {report.repository}:{report.tag}",
+        f"airflow:     {report.airflow_version} (web component: {report.web_component})",
+        f"python:      {python}; published for {', '.join(report.line_pythons)}",
+        f"variant:     {report.variant}",
+        f"providers:   {', '.join(report.providers) if report.providers else 'none (slim images carry no extras)'}",
+        f"platforms:   {', '.join(report.platforms)}",
+        f"stack:       {report.executor} executor needs {', '.join(report.needed_providers)}: "
+        + ("suits" if report.suits_stack else f"does NOT suit: {report.reason}"),
+    ]
+    if report.fix:
+        lines.append(f"fix:         {report.fix}")
+    lines.append("other tags of this release:")
+    lines += [f"  {variant}" for variant in report.other_variants]
+    data("\n".join(lines))
+    for note in report.notes:
+        warn(note)
+
+
+def show_project_images(result, as_json_output: bool) -> None:
+    """`afc images` in a project: the images it uses as the local engine holds them."""
+    if as_json_output:
+        as_json(result.as_dict())
+        return
+    rows = []
+    for image in result.images:
+        if image.present:
+            created = image.created.strftime("%Y-%m-%d %H:%M") if image.created else "-"
+            rows.append([image.role, image.reference, image.id.split(":")[-1][:12], _size(image.size), created,
+                         image.platform])
+        else:
+            rows.append([image.role, image.reference, "not present locally", "-", "-", "-"])
+    header = ["ROLE", "IMAGE", "ID", "SIZE", "CREATED", "PLATFORM"]
+    widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
+    data("\n".join("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip()
+                   for row in [header] + rows))
+    tag = result.tag
+    info(f"Airflow {tag.airflow_version}, Python {tag.python}, {tag.variant} image")
+    for image in result.images:
+        if image.note:
+            warn(f"{image.role} image {image.reference}: {image.note}")
+    for note in tag.notes:
+        warn(note)
+
+
+def confirm_action(question: str, how_to_confirm: str, refused: str) -> None:
+    """Ask on a terminal; without one (or on 'no') refuse with a usage error saying how to confirm."""
+    from .errors import UsageError
+
+    if not sys.stdin.isatty():
+        raise UsageError(f"refusing to {refused} without confirmation", hint=how_to_confirm)
+    answer = console().input(f"{_escape(question)} [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise UsageError(f"not confirmed; did not {refused}", hint=how_to_confirm)
+
+
+def show_upgrade_plan(plan) -> None:
+    info(f"upgrade '{plan.project}': {plan.current.text} → {plan.target.text}")
+    for note in plan.notes:
+        info(f"  {note}")
+
+
+def show_upgrade(result) -> None:
+    plan = result.plan
+    success(f"'{plan.project}' upgraded to Airflow {plan.target_tag.version} ({plan.target.text}); healthy after "
+            f"{result.total:.1f}s")
+    info(f"  backup of the metadata database: {result.backup}")
+    timings = ", ".join(f"{step} {seconds:.1f}s" for step, seconds in result.timings.items())
+    info(f"  timings: {timings}")
+    info(f"  services: {', '.join(plan.services_after)}")
+    info(f"  Airflow UI: {result.up.url}")
+
+
+def show_export(result) -> None:
+    """`afc export helm`: where the files went, the private-file warning and the next commands (no values)."""
+    for warning in result.warnings:
+        warn(warning)
+    success(f"wrote {result.values_path} (Helm values: secret references only)")
+    success(f"wrote {result.secrets_path} (mode 0600; Secrets: {', '.join(result.secret_names)})")
+    warn(f"{result.secrets_path} holds your secrets in clear text: keep it out of version control "
+         f"(add it to .gitignore) and delete it once applied")
+    folder = result.directory
+    info("next, with kubectl pointing at your cluster and namespace:")
+    info("  helm repo add apache-airflow https://airflow.apache.org")
+    info(f"  kubectl apply -f {folder / 'secrets.yaml'}")
+    info(f"  helm install {result.release} apache-airflow/airflow -f {folder / 'values.yaml'}")
+    info("DAGs are not copied: bake them into the image, or set dags.gitSync / dags.persistence in values.yaml")
+
+
+# --- backup and restore -----------------------------------------------------------------------------------
+
+def _size(size: int) -> str:
+    for unit in ("B", "KiB", "MiB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+def show_backup(result) -> None:
+    success(f"backed up the database of '{result.project}' ({result.database}) in {result.elapsed:.1f}s")
+    info(f"  {result.path} ({_size(result.size)}, mode 0600: it holds connections and variables)")
+    info(f"  restore it with: afc restore {result.path}")
+
+
+def show_restore(result) -> None:
+    for note in result.notes:
+        info(f"  {note}")
+    stopped = f"; stopped and started again: {', '.join(result.stopped)}" if result.stopped else ""
+    success(f"restored the database of '{result.project}' from {result.path} ({_size(result.size)}) in "
+            f"{result.restore_seconds:.1f}s{stopped}")
+    if result.up is not None:
+        show_up(result.up)
+
+
+def show_doctor(report, as_json_output: bool) -> int:
+    """`afc doctor`: one line per check (status, name, finding) and its fix; returns the exit code."""
+    if as_json_output:
+        as_json(report.as_dict())
+        return report.exit_code
+    colours = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
+    out = console(stderr=False)
+    width = max(len(r.name) for r in report.results)
+    for result in report.results:
+        colour = colours.get(result.status, "")
+        label = f"{result.status.upper() if result.status != 'ok' else 'ok':<4}"
+        out.print(f"[{colour}]{label}[/{colour}] {result.name:<{width}}  {_escape(result.finding)}")
+        if result.fix and result.status in ("warn", "fail"):
+            out.print(f"     {'':<{width}}  [cyan]fix:[/cyan] {_escape(result.fix)}")
+    if not report.inside_project:
+        info(f"outside a project ({report.location}): project checks (ports, arch, airflow-uid, project-files, "
+             f"images) skipped; run `afc doctor` in a project folder or pass -C DIR")
+    summary = f"{report.count('ok')} ok, {report.count('warn')} warning(s), {report.count('fail')} failure(s)"
+    if report.count("skip"):
+        summary += f", {report.count('skip')} skipped"
+    if report.failed:
+        error(f"doctor found problems: {summary}", "apply the fix: lines above, then run `afc doctor` again")
+    else:
+        success(f"ready: {summary}")
+    return report.exit_code

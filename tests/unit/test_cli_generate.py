@@ -126,3 +126,26 @@ def test_unknown_setting_in_env(tmp_path):
     (tmp_path / ".env").write_text((tmp_path / ".env").read_text() + "AFC_WORKRS=2\n")
     done = afc("config", cwd=tmp_path)
     assert done.returncode == 3 and "AFC_WORKRS" in done.stderr
+
+
+@pytest.mark.parametrize("command", [["logs", "schedulr"], ["restart", "webserver"], ["shell", "nosuch"]])
+def test_unknown_service_names_list_the_valid_ones(tmp_path, command):
+    afc("init", str(tmp_path))  # a 3.x project: no webserver
+    done = afc(*command, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert f"unknown service '{command[1]}'" in done.stderr
+    assert "api-server" in done.stderr and "scheduler" in done.stderr
+
+
+def test_down_volumes_refuses_without_yes_off_a_terminal(tmp_path):
+    afc("init", str(tmp_path))
+    done = afc("down", "--volumes", cwd=tmp_path)
+    assert done.returncode == 2 and "--yes" in done.stderr
+
+
+def test_key_error_line_picks_the_cause():
+    from airflow_compose.lifecycle import key_error_line
+    lines = ["starting", 'psycopg2.OperationalError: FATAL:  password authentication failed for user "airflow"',
+             "(Background on this error at: https://sqlalche.me/e/14/e3q8)", "[entrypoint] done"]
+    assert "password authentication failed" in key_error_line(lines)
+    assert key_error_line(["all fine"]) == ""

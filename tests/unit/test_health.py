@@ -70,3 +70,11 @@ def test_wait_stops_on_a_compose_error_and_waits_for_compose_to_finish():
     done = wait_until_ready(lambda: HEALTHY, WANTED, timeout=60, clock=clock2, sleep=clock2.sleep,
                             starting=lambda: next(pending))
     assert done.verdict.ready and done.elapsed == 2.0
+
+
+def test_containers_being_replaced_do_not_fail_the_wait():
+    replacing = [c("postgres"), c("init", "exited", ""), c("scheduler", state="removing", health="unhealthy"),
+                 c("scheduler", state="created", health="", number=1),
+                 c("worker", state="exited", health="unhealthy"), c("worker", number=2)]
+    verdict = judge(replacing, WANTED)
+    assert not verdict.failures and not verdict.ready

@@ -1,0 +1,80 @@
+"""`afc images TAG`: the tag knowledge, as data (no Docker)."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from airflow_compose import images, tags
+from airflow_compose.errors import UsageError
+
+
+def test_regular_tag_suits_the_celery_stack_and_lists_every_sibling():
+    report = images.describe_tag("2.10.4-python3.11")
+    assert (report.airflow_version, report.python, report.variant) == ("2.10.4", "3.11", "regular")
+    assert report.python_pinned and not report.python_is_line_default and report.line_default_python == "3.12"
+    assert report.suits_stack and report.reason == "" and report.missing_providers == ()
+    assert set(tags.STACK_PROVIDERS[2]) <= set(report.providers) and "virtualenv" in report.providers
+    assert report.platforms == ("linux/amd64", "linux/arm64")
+    assert report.web_component == "webserver" and report.repository == "apache/airflow"
+    expected = {"2.10.4", "slim-2.10.4"} | {f"{p}2.10.4-python{v}" for p in ("", "slim-")
+                                            for v in ("3.8", "3.9", "3.10", "3.11", "3.12")}
+    assert set(report.other_variants) == expected - {"2.10.4-python3.11"}
+    assert "2.10.4-python3.11" not in report.other_variants
+
+
+def test_unpinned_tag_is_the_lines_default_with_advice_to_pin():
+    report = images.describe_tag("3.3.2")
+    assert report.python == "3.12" and report.python_is_line_default and not report.python_pinned
+    assert any("3.3.2-python3.12" in note for note in report.notes)
+    assert report.web_component == "api-server" and "virtualenv" not in report.providers
+    assert "slim-3.3.2-python3.14" in report.other_variants
+
+
+def test_slim_does_not_suit_and_says_why_and_the_fix():
+    report = images.describe_tag("slim-3.3.2-python3.11")
+    assert report.variant == "slim" and report.providers == ()
+    assert not report.suits_stack
+    assert report.missing_providers == ("celery", "postgres", "redis", "fab")
+    assert "no providers" in report.reason and "3.3.2-python3.11" in report.fix and "afc build" in report.fix
+
+
+def test_slim_with_local_executor_still_misses_postgres_but_not_celery():
+    report = images.describe_tag("slim-2.10.4-python3.12", executor="local")
+    assert report.missing_providers == ("postgres",)
+
+
+def test_repo_and_tag_and_latest():
+    report = images.describe_tag("registry.local:5000/mirror/airflow:2.11.2-python3.9")
+    assert report.repository == "registry.local:5000/mirror/airflow" and report.airflow_version == "2.11.2"
+    latest = images.describe_tag("latest")
+    assert latest.airflow_version == tags.NEWEST_RELEASE and any("moves with every release" in n for n in latest.notes)
+    assert "latest-python3.12" in latest.other_variants
+
+
+@pytest.mark.parametrize("text, words", [("2.10", "not an apache/airflow image tag"),
+                                         ("2.10.4-python3.13", "Python 3.13 is not published"),
+                                         ("apache/airflow", "has no tag")])
+def test_bad_tags_name_the_problem(text, words):
+    with pytest.raises(UsageError) as raised:
+        images.describe_tag(text)
+    assert words in raised.value.message and raised.value.hint
+
+
+def _afc(*args):
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("AFC_")}
+    environ.update(DOCKER_HOST="unix:///nonexistent/docker.sock", NO_COLOR="1")
+    return subprocess.run([sys.executable, "-m", "airflow_compose", *args], env=environ, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_cli_text_and_json(tmp_path):
+    done = _afc("-C", str(tmp_path), "images", "slim-2.11.2")
+    assert done.returncode == 0, done.stderr
+    assert "does NOT suit" in done.stdout and "2.11.2-python3.12" in done.stdout and "slim-2.11.2-python3.9" in done.stdout
+    assert "pin it" in done.stderr
+    data = json.loads(_afc("-C", str(tmp_path), "images", "2.11.2", "--json").stdout)
+    assert data["airflow_version"] == "2.11.2" and data["suits_stack"] is True
+    bad = _afc("images", "3.3.2-python3.9")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "choose one of Python" in bad.stderr
