@@ -165,7 +165,10 @@ def _ensure_postgres(ctx, timeout: float) -> None:
     if running:
         return
     ctx.stack.up(["postgres"], no_deps=True)
-    outcome = health.wait_until_ready(ctx.snapshot, {"postgres": 1}, timeout, on_update=lambda *_: None,
+    def postgres_only():  # the other services are stopped on purpose: judge Postgres alone
+        return [c for c in ctx.snapshot() if c.service == "postgres"]
+
+    outcome = health.wait_until_ready(postgres_only, {"postgres": 1}, timeout, on_update=lambda *_: None,
                                       now=lambda: dt.datetime.now(dt.timezone.utc))
     if outcome.timed_out or outcome.verdict.failures:
         raise StackError("Postgres did not become healthy, so the database could not be backed up; nothing "
