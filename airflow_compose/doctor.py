@@ -550,7 +550,7 @@ def diagnose(project_dir: Path) -> Report:
 
 def blocking_failures(ctx: "Context", containers: list["ContainerState"] | None = None) -> list[Result]:
     """The failed checks that would stop `afc up`: engine, compose plugin, busy ports, arch without emulation."""
-    from . import lifecycle
+    from . import engine, lifecycle
 
     machine = Machine.probe(need_standalone=False)
     results = machine_checks(machine, ctx.project.root)[:3]
@@ -559,9 +559,10 @@ def blocking_failures(ctx: "Context", containers: list["ContainerState"] | None 
             containers = ctx.snapshot()
         results.append(check_ports(project_ports(ctx.spec), ctx.spec.host, held_ports(containers),
                                    lifecycle.port_free))
-        if ctx.spec.arch != machine.details.arch:
-            available, how = emulation_available(ctx.spec.arch, machine.details)
-            results.append(check_arch(ctx.spec.arch, machine.details.arch, available, how))
+        arch = ctx.project.spec(engine.facts()).arch  # `auto` means the engine's arch
+        if arch != machine.details.arch:
+            available, how = emulation_available(arch, machine.details)
+            results.append(check_arch(arch, machine.details.arch, available, how))
     return [r for r in results if r.status == FAIL and r.name in BLOCKING]
 
 

@@ -243,6 +243,12 @@ class Stack:
         with docker_errors("remove the stack"):
             self.docker.compose.down(volumes=volumes, remove_orphans=True, quiet=True)
 
+    def remove(self, services: list[str] | None = None) -> None:
+        """Stop and remove containers (`docker compose rm --stop --force`); named volumes (the DB) are kept.
+        The next `up` creates them afresh: no stale health status, and init runs (migrates) again."""
+        with docker_errors("remove containers"):
+            self.docker.compose.rm(services or None, stop=True, volumes=False)
+
     def stop(self, services: list[str] | None = None) -> None:
         with docker_errors("stop the stack"):
             self.docker.compose.stop(services or None)
@@ -455,44 +461,7 @@ def remove_services(stack: Stack, services: list[str]) -> None:
         stack.docker.compose.rm(services, stop=True)
 
 
-# --- local images (afc images, afc upgrade) ------------------------------------------------------------
-
-@dataclass(frozen=True)
-class LocalImage:
-    """What the engine holds locally for one image reference (nothing is pulled)."""
-
-    reference: str
-    present: bool
-    id: str = ""
-    size: int = 0
-    created: dt.datetime | None = None
-    platform: str = ""
-
-
-def inspect_images(references: list[str]) -> list[LocalImage]:
-    """`docker image inspect` of each reference; a reference the engine does not hold is `present=False`."""
-    from python_on_whales.exceptions import NoSuchImage
-
-    docker = _client()
-    found: list[LocalImage] = []
-    for reference in references:
-        try:
-            with docker_errors(f"inspect the image {reference}"):
-                try:
-                    image = docker.image.inspect(reference)
-                except NoSuchImage:
-                    found.append(LocalImage(reference, False))
-                    continue
-        except StackError:  # e.g. an invalid reference: report it as absent, keep the others
-            found.append(LocalImage(reference, False))
-            continue
-        created = image.created
-        if created is not None and created.tzinfo is None:
-            created = created.replace(tzinfo=dt.timezone.utc)
-        platform = f"{image.os}/{image.architecture}" + (f"/{image.variant}" if image.variant else "")
-        found.append(LocalImage(reference, True, str(image.id), int(image.size or 0), created, platform))
-    return found
-
+# --- afc upgrade: images and containers ----------------------------------------------------------------
 
 def ensure_image(reference: str) -> bool:
     """Make sure the engine holds an image, pulling it when missing; True when it had to pull."""
@@ -508,3 +477,9 @@ def ensure_image(reference: str) -> bool:
     with docker_errors(f"pull the image {reference}"):
         docker.image.pull(reference, quiet=True)
     return True
+
+
+def remove_service_containers(stack: Stack, services: list[str] | None = None) -> None:
+    """`docker compose rm --stop --force` of services (all when None); named volumes (the DB) are kept."""
+    with docker_errors("remove the stack's containers"):
+        stack.docker.compose.rm(services or None, stop=True, volumes=False)

@@ -16,7 +16,7 @@ from . import engine, health, settings
 from .errors import EnvironmentProblem, StackError, UsageError
 from .generate import render_text
 from .project import Project, find_project, write_atomically
-from .spec import StackSpec
+from .spec import StackSpec, host_facts
 
 
 @dataclass
@@ -29,8 +29,9 @@ class Context:
 
     @classmethod
     def load(cls, project_dir: Path) -> "Context":
+        # Host facts are enough to know the services; only rendering asks the engine (sync_compose_file).
         project = find_project(project_dir)
-        spec = project.spec(engine.facts())
+        spec = project.spec(host_facts())
         return cls(project, spec, engine.Stack(project, spec.project))
 
     def wanted(self, services: list[str] | None = None) -> dict[str, int]:
@@ -61,7 +62,8 @@ def port_free(host: str, port: int) -> bool:
 
 def sync_compose_file(ctx: Context) -> bool:
     """Re-render compose.yaml when `.env` (or afc) changed it; True when it was rewritten."""
-    text = render_text(ctx.spec, engine.facts())
+    facts = engine.facts()
+    text = render_text(ctx.project.spec(facts), facts)
     path = ctx.project.compose_path
     if path.exists() and path.read_text() == text:
         return False
@@ -109,6 +111,8 @@ def up(ctx: Context, services: list[str] | None, *, wait: bool, timeout: float,
         result.already_running = True
         result.elapsed = time.monotonic() - began
         return result
+    if any(c.service == "init" and c.state == "exited" and c.exit_code != 0 for c in before):
+        ctx.stack.remove(["init"])  # a failed or interrupted init of an earlier `up` must not fail this one
     errors: list[str] = []
 
     def compose_up() -> None:
@@ -322,7 +326,6 @@ def logs(ctx: Context, services: list[str] | None, *, follow: bool, tail: int | 
          timestamps: bool) -> int:
     """`docker compose logs` for the named services; Ctrl-C ends it and leaves no process behind."""
     import os
-    import subprocess
     import sys
 
     services = ctx.check_services(services)

@@ -207,6 +207,8 @@ def run_upgrade(plan: UpgradePlan, timeout: float, on_update: Callable) -> Upgra
     try:
         if running & set(airflow_services):
             ctx.stack.stop(airflow_services)
+        # fresh containers for the new image: no stale init (or webserver) from before is judged or kept
+        engine.remove_service_containers(ctx.stack, airflow_services)
         timed("stop", began)
         began = time.monotonic()
         values = ctx.project.file_values()
@@ -226,9 +228,13 @@ def _roll_back(ctx, old_env_text: str, backup: Path, error: Exception) -> StackE
     from . import lifecycle
 
     steps: list[str] = []
-    try:  # first with the new compose file: it names the services the old one lacks (api-server, ...)
-        lifecycle.Context.load(ctx.project.root).stack.stop()
-    except Exception:  # the old .env may not even load with the new file; the stop below still runs
+    try:  # first with the new compose file: it names the services the old one lacks (api-server, ...).
+        # Removing (not only stopping) the new image's containers lets a later `afc up` start clean.
+        failed = lifecycle.Context.load(ctx.project.root)
+        failed.stack.stop()
+        engine.remove_service_containers(failed.stack, [s for s in failed.spec.services if s not in DATA_SERVICES])
+        steps.append(f"removed the {failed.spec.image.text} containers (their last log lines are above)")
+    except Exception:  # the stop below still runs with the old file
         pass
     try:
         write_atomically(ctx.project.env_path, old_env_text, mode=0o600)

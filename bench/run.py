@@ -326,7 +326,7 @@ def bench_stacks(work: Path, version: str, runs: int, sections: set[str], port: 
             if "footprint" in sections and i == 0:
                 footprints["base"] = footprint(b_name, web)
                 s.mem_base.add(footprints["base"][0])
-            if "restart" in sections:
+            if "restart" in sections and i == 0:
                 s.down_base.add(run(compose(b_name, b, "down"))[0])
                 s.up_base.add(base_up(b_name, b))
                 log(f"  restart baseline: down {s.down_base.values[-1]:.1f}s up {s.up_base.values[-1]:.1f}s")
@@ -458,7 +458,8 @@ def bench_logs(work: Path, runs: int, port: int) -> None:
                     note="whole command, start-up included, until the last line arrives"))
     ROWS.append(Row("6. Log throughput", "`afc logs -f triggerer`: lines/s once the first line arrived", flow_a,
                     flow_b, "`docker compose logs -f triggerer`", "k lines/s", 1,
-                    note="the pipe itself: afc hands the terminal to `docker compose logs`"))
+                    note="afc runs `docker compose logs --no-color --no-log-prefix` with stdout inherited "
+                         "(no copy through Python); the baseline command adds the service prefix"))
     ROWS.append(Row("6. Log throughput", "`afc logs -f triggerer`: delay to the first line", first_a, first_b,
                     "`docker compose logs -f triggerer`", "ms", 0))
 
@@ -469,7 +470,7 @@ def table(rows: list[Row]) -> str:
     head = ["Measured", "afc: median (min–max)", "Baseline: median (min–max)", "Ratio", "Target", "Met"]
     out = []
     section = None
-    for row in rows:
+    for row in sorted(rows, key=lambda r: r.section):  # stable: versions keep their order within a section
         if row.section != section:
             section = row.section
             out += ["", f"### {section}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -480,13 +481,15 @@ def table(rows: list[Row]) -> str:
 
 
 def write_report(args, started: str, elapsed: float) -> str:
+    engine = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True,
+                            text=True).stdout.strip()
+    compose_v = subprocess.run(["docker", "compose", "version", "--short"], capture_output=True,
+                               text=True).stdout.strip()
     text = f"""# Benchmarks
 
-Written by `bench/run.py` ({'quick: 1 run per stack measurement' if args.quick else 'full run'}; sections:
-{', '.join(args.only)}), {started} UTC, {elapsed / 60:.1f} min. Machine: {os.cpu_count()} CPUs, Docker Engine
-{subprocess.run(['docker', 'version', '--format', '{{.Server.Version}}'], capture_output=True, text=True).stdout.strip()},
-{subprocess.run(['docker', 'compose', 'version', '--short'], capture_output=True, text=True).stdout.strip()} compose plugin,
-stand-in images `afc-standin/*`.
+Written by `bench/run.py` ({'quick: 1 run per stack measurement' if args.quick else 'full run'}; sections: \
+{', '.join(args.only)}), {started} UTC, {elapsed / 60:.1f} min. Machine: {os.cpu_count()} CPUs, Docker Engine \
+{engine}, compose {compose_v}, stand-in images `afc-standin/*`.
 
 Every figure is the median over n runs with the spread (min–max); a ratio is afc's median over the
 baseline's median, both measured in this run with afc and baseline runs alternating. Re-run with

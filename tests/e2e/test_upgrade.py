@@ -71,6 +71,9 @@ def test_upgrade_2_10_to_2_11_to_3_3(tmp_path):
         assert image_in_env(project) == "afc-standin/airflow:2.10.4"
         assert "afc-standin/airflow:2.10.4" in (project / "compose.yaml").read_text()
         assert not running_services(name) - {"postgres", "redis"}, running_services(name)
+        left = docker("ps", "-a", "--filter", f"label=com.docker.compose.project={name}", "--format",
+                      "{{.Image}}").stdout.split()
+        assert "afc-standin/airflow:2.11.2" not in left, left
         dumps = sorted((project / "backups").glob("*.dump"))
         assert len(dumps) == 1 and str(dumps[0]) in failed.stderr
         assert dumps[0].read_bytes()[:5] == b"PGDMP" and stat.S_IMODE(dumps[0].stat().st_mode) == 0o600
