@@ -150,7 +150,7 @@ def restore(ctx: Context, file: Path, *, timeout: float, start_up: Callable[[Con
     result.stopped = [name for name in airflow if name in running and name != "init"]
     # removed, not just stopped: a stopped container keeps its last health ('unhealthy'), and `up` then
     # re-creates them, re-running the init job (migrations) on the restored database
-    engine.remove_services(ctx.stack, airflow)
+    ctx.stack.remove(airflow)
     restore_began = clock()
     with open(path, "rb") as source:
         code, errors = engine.exec_from_file(ctx.stack, "postgres", _postgres_command(

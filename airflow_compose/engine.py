@@ -210,16 +210,24 @@ class Stack:
     # -- reading state --
     def containers(self) -> list[ContainerState]:
         """Every container of the project (running or not), via `docker ps` + one `docker inspect`."""
-        docker = self.docker
-        with docker_errors("list the stack's containers"):
-            ids = docker.docker_cmd + ["ps", "--all", "--quiet", "--no-trunc",
-                                       "--filter", f"label=com.docker.compose.project={self.name}"]
-            from python_on_whales.utils import run
+        from python_on_whales.exceptions import DockerException
+        from python_on_whales.utils import run
 
-            found = run(ids).split()
-            if not found:
-                return []
-            raw = json.loads(run(docker.docker_cmd + ["inspect", *found]))
+        docker = self.docker
+        listing = docker.docker_cmd + ["ps", "--all", "--quiet", "--no-trunc",
+                                       "--filter", f"label=com.docker.compose.project={self.name}"]
+        with docker_errors("list the stack's containers"):
+            for attempt in range(3):
+                found = run(listing).split()
+                if not found:
+                    return []
+                try:
+                    raw = json.loads(run(docker.docker_cmd + ["inspect", *found]))
+                    break
+                except DockerException as error:
+                    # compose may remove a container between `ps` and `inspect` (recreation): list again
+                    if "no such object" not in (error.stderr or "").lower() or attempt == 2:
+                        raise
         states = [_container_state(item) for item in raw]
         return sorted(states, key=lambda c: (c.service, c.number))
 
@@ -454,13 +462,6 @@ def exec_from_file(stack: Stack, service: str, command: list[str], source: Any) 
     return _exec_streaming(stack, service, command, source, subprocess.DEVNULL)
 
 
-def remove_services(stack: Stack, services: list[str]) -> None:
-    """Stop and remove the services' containers (`docker compose rm --stop --force`); volumes are kept.
-    The next `up` creates them afresh: no stale health status, and the init job runs (migrates) again."""
-    with docker_errors("stop services"):
-        stack.docker.compose.rm(services, stop=True)
-
-
 # --- afc upgrade: images and containers ----------------------------------------------------------------
 
 def ensure_image(reference: str) -> bool:
@@ -477,9 +478,3 @@ def ensure_image(reference: str) -> bool:
     with docker_errors(f"pull the image {reference}"):
         docker.image.pull(reference, quiet=True)
     return True
-
-
-def remove_service_containers(stack: Stack, services: list[str] | None = None) -> None:
-    """`docker compose rm --stop --force` of services (all when None); named volumes (the DB) are kept."""
-    with docker_errors("remove the stack's containers"):
-        stack.docker.compose.rm(services or None, stop=True, volumes=False)

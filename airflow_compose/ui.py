@@ -314,13 +314,6 @@ def show_export(result) -> None:
 
 # --- backup and restore -----------------------------------------------------------------------------------
 
-def _size(size: int) -> str:
-    for unit in ("B", "KiB", "MiB"):
-        if size < 1024:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"
-
 
 def show_backup(result) -> None:
     success(f"backed up the database of '{result.project}' ({result.database}) in {result.elapsed:.1f}s")

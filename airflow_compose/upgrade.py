@@ -208,7 +208,7 @@ def run_upgrade(plan: UpgradePlan, timeout: float, on_update: Callable) -> Upgra
         if running & set(airflow_services):
             ctx.stack.stop(airflow_services)
         # fresh containers for the new image: no stale init (or webserver) from before is judged or kept
-        engine.remove_service_containers(ctx.stack, airflow_services)
+        ctx.stack.remove(airflow_services)
         timed("stop", began)
         began = time.monotonic()
         values = ctx.project.file_values()
@@ -232,7 +232,7 @@ def _roll_back(ctx, old_env_text: str, backup: Path, error: Exception) -> StackE
         # Removing (not only stopping) the new image's containers lets a later `afc up` start clean.
         failed = lifecycle.Context.load(ctx.project.root)
         failed.stack.stop()
-        engine.remove_service_containers(failed.stack, [s for s in failed.spec.services if s not in DATA_SERVICES])
+        failed.stack.remove([s for s in failed.spec.services if s not in DATA_SERVICES])
         steps.append(f"removed the {failed.spec.image.text} containers (their last log lines are above)")
     except Exception:  # the stop below still runs with the old file
         pass
