@@ -282,15 +282,6 @@ class Stack:
         """The full `docker compose …` command for this project, as python-on-whales builds it."""
         return list(self.docker.docker_compose_cmd) + list(args)
 
-    def run_attached(self, *args: str, capture: bool = False) -> subprocess.CompletedProcess:
-        """Run a compose subcommand with the terminal attached (exec, logs -f); returns its exit status."""
-        command = self.compose_command(*args)
-        try:
-            return subprocess.run(command, capture_output=capture, text=capture)
-        except FileNotFoundError:
-            raise EnvironmentProblem("the docker command is not installed (or not on PATH)",
-                                     hint="install Docker Engine or Docker Desktop")
-
     def exec_capture(self, service: str, command: list[str]) -> tuple[int, str]:
         """Run a command in a service's first container and capture its output (for health probes)."""
         from python_on_whales.exceptions import DockerException
@@ -427,16 +418,19 @@ def image_arches(names: list[str]) -> dict[str, str | None]:
 # stdout, so these run the command it builds (`Stack.compose_command`) with the file handed to the child as
 # its stdin or stdout: the bytes never pass through Python, and a large dump needs no memory.
 
-def _exec_streaming(stack: Stack, service: str, command: list[str], stdin: Any, stdout: Any) -> tuple[int, str]:
-    argv = stack.compose_command("exec", "-T", service, *command)
+def run_child(argv: list[str], stdin: Any = None, stdout: Any = None,
+              capture_stderr: bool = False) -> tuple[int, bytes]:
+    """Run a docker command built by python-on-whales with our terminal or files attached; on Ctrl-C stop
+    it and wait for it, so no `docker compose` process is left behind."""
     try:
-        child = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE)
+        child = subprocess.Popen(argv, stdin=stdin, stdout=stdout,
+                                 stderr=subprocess.PIPE if capture_stderr else None)
     except FileNotFoundError:
         raise EnvironmentProblem("the docker command is not installed (or not on PATH)",
                                  hint="install Docker Engine or Docker Desktop")
     try:
         _, errors = child.communicate()
-    except BaseException:  # Ctrl-C: do not leave the docker client running behind us
+    except BaseException:
         child.terminate()
         try:
             child.wait(timeout=5)
@@ -444,12 +438,18 @@ def _exec_streaming(stack: Stack, service: str, command: list[str], stdin: Any, 
             child.kill()
             child.wait()
         raise
+    return child.returncode, errors or b""
+
+
+def _exec_streaming(stack: Stack, service: str, command: list[str], stdin: Any, stdout: Any) -> tuple[int, str]:
+    argv = stack.compose_command("exec", "-T", service, *command)
+    returncode, errors = run_child(argv, stdin=stdin, stdout=stdout, capture_stderr=True)
     text = errors.decode(errors="replace")
-    if child.returncode != 0 and text:
-        problem = classify(f"run {command[0]} in {service}", text, child.returncode)
+    if returncode != 0 and text:
+        problem = classify(f"run {command[0]} in {service}", text, returncode)
         if isinstance(problem, EnvironmentProblem):
             raise problem
-    return child.returncode, text
+    return returncode, text
 
 
 def exec_to_file(stack: Stack, service: str, command: list[str], sink: Any) -> tuple[int, str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import engine, health, settings
-from .errors import EnvironmentProblem, StackError, UsageError
+from .errors import StackError, UsageError
 from .generate import render_text
 from .project import Project, find_project, write_atomically
 from .spec import StackSpec, host_facts
@@ -344,27 +344,7 @@ def logs(ctx: Context, services: list[str] | None, *, follow: bool, tail: int | 
         args.append("--no-color")
     if len(services) == 1 and services[0] != "worker":
         args.append("--no-log-prefix")
-    return run_child(ctx.stack.compose_command(*args, *services))
-
-
-def run_child(command: list[str]) -> int:
-    """Run a docker command attached to our terminal; on Ctrl-C stop it and wait for it."""
-    import subprocess
-
-    try:
-        child = subprocess.Popen(command)
-    except FileNotFoundError:
-        raise EnvironmentProblem("the docker command is not installed (or not on PATH)", hint="install Docker")
-    try:
-        return child.wait()
-    except KeyboardInterrupt:
-        child.terminate()
-        try:
-            child.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-        raise
+    return engine.run_child(ctx.stack.compose_command(*args, *services))[0]
 
 
 def exec_in(ctx: Context, service: str, command: list[str]) -> int:
@@ -374,4 +354,4 @@ def exec_in(ctx: Context, service: str, command: list[str]) -> int:
     ctx.check_services([service])
     require_running(ctx, service)
     flags = [] if sys.stdin.isatty() and sys.stdout.isatty() else ["-T"]
-    return run_child(ctx.stack.compose_command("exec", *flags, service, *command))
+    return engine.run_child(ctx.stack.compose_command("exec", *flags, service, *command))[0]
