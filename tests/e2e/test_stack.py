@@ -75,6 +75,27 @@ def container_hostnames(project_name: str, service: str) -> set[str]:
     return {docker("inspect", "-f", "{{.Config.Hostname}}", cid).stdout.strip() for cid in ids}
 
 
+def follow_logs_and_interrupt(project: Path, name: str) -> None:
+    """`afc logs -f` streams, and Ctrl-C ends it cleanly leaving no `docker compose logs` behind."""
+    import os
+    import signal
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AFC_")}
+    follower = subprocess.Popen([sys.executable, "-m", "airflow_compose", "--project-dir", str(project), "logs",
+                                 "-f", "--tail", "5", "scheduler"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=env)
+    time.sleep(4)
+    follower.send_signal(signal.SIGINT)
+    out, err = follower.communicate(timeout=30)
+    assert follower.returncode == 130, err
+    assert out.strip(), "lines were streamed before Ctrl-C"
+    assert "Traceback" not in err
+    time.sleep(1)
+    leftovers = subprocess.run(["pgrep", "-f", f"project-name {name} .*logs"], capture_output=True, text=True)
+    assert not leftovers.stdout.strip(), f"docker compose logs left running: {leftovers.stdout}"
+
+
 @pytest.mark.parametrize("version, executor, port", STACKS, ids=[f"{v}-{e}" for v, e, _ in STACKS])
 def test_full_scenario(tmp_path, version, executor, port):
     project = tmp_path / f"e2e-{version.replace('.', '')}-{executor}"
@@ -101,6 +122,7 @@ def test_full_scenario(tmp_path, version, executor, port):
 
         scheduler_logs = afc("logs", "scheduler", "--tail", "20", project=project, check=True).stdout
         assert 0 < len(scheduler_logs.strip().splitlines()) <= 20 + 5
+        follow_logs_and_interrupt(project, name)
         status = status_json(project)
         assert status["healthy"] is True, status
         assert {s["service"] for s in status["services"]} >= {"scheduler", "postgres", "init"}
