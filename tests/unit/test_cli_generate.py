@@ -149,3 +149,12 @@ def test_key_error_line_picks_the_cause():
              "(Background on this error at: https://sqlalche.me/e/14/e3q8)", "[entrypoint] done"]
     assert "password authentication failed" in key_error_line(lines)
     assert key_error_line(["all fine"]) == ""
+
+
+def test_exposing_ports_warns_and_default_binds_loopback(tmp_path):
+    exposed = afc("init", str(tmp_path / "open"), "--host", "0.0.0.0")
+    assert exposed.returncode == 0 and "reachable from other machines" in exposed.stderr
+    assert "0.0.0.0:8080:8080" in (tmp_path / "open" / "compose.yaml").read_text()
+    closed = afc("init", str(tmp_path / "closed"))
+    assert "reachable from other machines" not in closed.stderr
+    assert "127.0.0.1:8080:8080" in (tmp_path / "closed" / "compose.yaml").read_text()
