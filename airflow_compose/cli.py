@@ -127,6 +127,7 @@ def config(
 ) -> None:
     """Print the compose file rendered from .env (secrets as ${VAR} references)."""
     from . import engine, generate, ui
+    from .project import write_atomically
 
     project = _project()
     if check:
@@ -137,7 +138,7 @@ def config(
     if show_secrets:
         text = generate.show_secrets(text, project.values())
     if output:
-        generate.write_output(output, text)
+        write_atomically(output, text)
         ui.success(f"wrote {output}")
     else:
         ui.data(text)

@@ -509,7 +509,9 @@ def project_checks(machine: Machine, project: "Project") -> list[Result]:
     else:
         names = [spec.image.text, spec.postgres_image] + ([spec.redis_image] if spec.celery else [])
         try:
-            results.append(check_images(spec.arch, engine.image_arches(list(dict.fromkeys(names)))))
+            local = engine.inspect_images(list(dict.fromkeys(names)))
+            arches = {image.reference: image.platform.split("/")[1] if image.present else None for image in local}
+            results.append(check_images(spec.arch, arches))
         except AfcError as error:
             results.append(Result("images", WARN, f"could not inspect the images: {error.message}", error.hint))
     return results

@@ -398,21 +398,6 @@ def standalone_compose() -> tuple[str, str] | None:
         return path, ""
 
 
-def image_arches(names: list[str]) -> dict[str, str | None]:
-    """For each image name: the architecture of the local copy (amd64, arm64), or None when not present."""
-    from python_on_whales.exceptions import NoSuchImage
-
-    docker = _client()
-    found: dict[str, str | None] = {}
-    for name in names:
-        with docker_errors(f"inspect image {name}"):
-            try:
-                found[name] = str(docker.image.inspect(name).architecture or "")
-            except NoSuchImage:
-                found[name] = None
-    return found
-
-
 # --- streaming bytes through `docker compose exec` (backup and restore) ---------------------------------
 # python-on-whales runs `docker compose exec` with captured text output and cannot stream binary stdin or
 # stdout, so these run the command it builds (`Stack.compose_command`) with the file handed to the child as

@@ -5,9 +5,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import settings, tags
+from . import tags
 from .errors import ProjectError, UsageError
-from .project import InitResult, Project, init_values, write_atomically, write_project
+from .project import InitResult, Project, init_values, write_project
 from .render import render, to_yaml
 from .spec import EngineFacts, StackSpec
 
@@ -107,11 +107,3 @@ def check_project(project: Project, facts: EngineFacts, validate) -> CheckResult
             problems.append(Problem(f"docker compose rejects the stack: {message.strip()}",
                                     "fix the file named in the message (compose.override.yaml if you have one)"))
     return CheckResult(project.root, tuple(problems))
-
-
-def write_output(path: Path, text: str) -> None:
-    write_atomically(path, text)
-
-
-def secret_names() -> tuple[str, ...]:
-    return settings.SECRET_NAMES
