@@ -101,8 +101,10 @@ def init(
 
     folder = directory if directory.is_absolute() else State.project_dir / directory
     project = Project(folder.resolve())
-    current = project.file_values().get("AIRFLOW_IMAGE_NAME") if force and project.env_path.exists() else None
+    existing = project.file_values() if force and project.env_path.exists() else {}
+    current = existing.get("AFC_BASE_IMAGE") or existing.get("AIRFLOW_IMAGE_NAME")  # --tag keeps its repository
     flags = {"AIRFLOW_IMAGE_NAME": generate.image_flag(tag, image, current), "AFC_ARCH": arch,
+             "AFC_BASE_IMAGE": "" if tag or image else None,  # a new stock image replaces an afc-built one
              "AFC_EXECUTOR": executor, "AFC_WORKERS": _str(workers), "AFC_PORT": _str(port), "AFC_HOST": host,
              "AFC_FLOWER": _bool(flower), "AFC_POSTGRES_IMAGE": postgres_image, "AFC_REDIS_IMAGE": redis_image,
              "AFC_EXAMPLES": _bool(examples)}
@@ -292,6 +294,29 @@ def images(tag: Annotated[Optional[str], typer.Argument(help="A tag (e.g. 2.10.4
         ui.show_tag(images_module.describe_tag(tag, executor), as_json)
     else:
         ui.show_project_images(images_module.project_images(State.project_dir), as_json)
+
+
+@app.command()
+def build(
+    slim: Annotated[bool, typer.Option("--slim", help="Build on the slim form of the project's tag, adding the "
+                                       "providers the stack needs.")] = False,
+    with_extras: Annotated[Optional[str], typer.Option("--with", help="Airflow extras (providers) to add, "
+                                                       "comma-separated, e.g. amazon,http.",
+                                                       show_default=False)] = None,
+    constraints: Annotated[Optional[str], typer.Option("--constraints", help="pip constraints: a file or URL "
+                                                       "(default: constraints.txt in the project, if any).",
+                                                       show_default=False)] = None,
+) -> None:
+    """Build the project's image from requirements.txt, packages.txt, wheels/ and extras, and switch to it.
+
+    The image is tagged <project>-airflow:<content hash>: unchanged inputs reuse it. When wheels/ exists it
+    is pip's only package source (offline builds). `afc up` then runs the new image."""
+    from . import build as build_module, ui
+
+    project = _project()
+    result = build_module.build(project, slim=slim, extras=with_extras, constraints=constraints,
+                                on_output=ui.build_line, on_plan=ui.show_build_plan)
+    ui.show_build(result)
 
 
 @app.command()

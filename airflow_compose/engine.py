@@ -5,9 +5,10 @@ import contextlib
 import datetime as dt
 import functools
 import json
+import re
 import subprocess
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .errors import EnvironmentProblem, StackError
 from .spec import EngineFacts, host_facts
@@ -329,6 +330,98 @@ def inspect_images(references: list[str]) -> list[LocalImage]:
         platform = f"{image.os}/{image.architecture}" + (f"/{image.variant}" if image.variant else "")
         found.append(LocalImage(reference, True, str(image.id), int(image.size or 0), created, platform))
     return found
+
+
+# --- afc build: building the project's image ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BaseImage:
+    """What a build needs to know of its base: the image id (part of the content hash) and its user."""
+
+    id: str
+    user: str
+
+
+def base_image(reference: str) -> BaseImage:
+    """Inspect the base image, pulling it first when the engine does not hold it."""
+    ensure_image(reference)
+    with docker_errors(f"inspect the image {reference}"):
+        image = _client().image.inspect(reference)
+    return BaseImage(id=str(image.id), user=str(image.config.user or ""))
+
+
+def image_exists(reference: str) -> bool:
+    return inspect_images([reference])[0].present
+
+
+@dataclass(frozen=True)
+class BuildOutcome:
+    ok: bool
+    output: tuple[str, ...]       # every line the builder printed, for the failure report
+    error: str = ""               # the builder's own error line when not ok
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the builder colours the failing step's stderr
+
+
+class _LineSink:
+    """A stdout stand-in: python-on-whales prints the build's progress; each line goes to a callback."""
+
+    def __init__(self, on_line: Callable[[str], None]) -> None:
+        self.on_line = on_line
+        self.lines: list[str] = []
+        self._partial = ""
+
+    def write(self, text: str) -> int:
+        self._partial += text
+        *complete, self._partial = self._partial.split("\n")
+        for line in complete:
+            line = _ANSI.sub("", line).rstrip()
+            self.lines.append(line)
+            self.on_line(line)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def build_image(context: str, tag: str, labels: dict[str, str], on_line: Callable[[str], None]) -> BuildOutcome:
+    """`docker build` of a prepared context with the classic builder, streaming its lines to `on_line`.
+
+    A failing build step (pip, apt) comes back as `ok=False` with the output; an engine problem raises."""
+    import os
+    from contextlib import redirect_stdout
+
+    from python_on_whales.exceptions import DockerException
+
+    sink = _LineSink(on_line)
+    previous = os.environ.get("DOCKER_BUILDKIT")
+    os.environ["DOCKER_BUILDKIT"] = "0"  # the classic builder: its plain step output is what we stream
+    try:
+        with redirect_stdout(sink):
+            _client().legacy_build(context, tags=[tag], labels=labels, quiet=False)
+    except DockerException as error:
+        message = _ANSI.sub("", error.stderr or "").strip()
+        if "returned a non-zero code" in message or sink.lines:
+            _remove_failed_step(sink.lines)
+            return BuildOutcome(False, tuple(sink.lines), _last_line(message))
+        raise classify(f"build {tag}", message, error.return_code) from None
+    finally:
+        if previous is None:
+            os.environ.pop("DOCKER_BUILDKIT", None)
+        else:
+            os.environ["DOCKER_BUILDKIT"] = previous
+    return BuildOutcome(True, tuple(sink.lines))
+
+
+def _remove_failed_step(lines: list[str]) -> None:
+    """The classic builder keeps the container of a failed step; nothing of a failed build should stay."""
+    running = [line.split("Running in", 1)[1].strip() for line in lines if "---> Running in" in line]
+    if running:
+        try:
+            _client().container.remove(running[-1], force=True)
+        except Exception:  # already gone, or never created: nothing to clean
+            pass
 
 
 # --- doctor: what the engine and the CLI can tell about themselves ---------------------------------------

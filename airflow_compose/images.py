@@ -141,14 +141,17 @@ def project_images(project_dir: Path) -> ProjectImages:
 
     project = find_project(project_dir)
     spec = project.spec(engine.facts())
-    roles = [("airflow", spec.image.text), ("postgres", spec.postgres_image)]
+    roles = [("airflow", spec.image.text)] + ([("base", spec.base.text)] if spec.base else [])
+    roles.append(("postgres", spec.postgres_image))
     if spec.celery:
         roles.append(("redis", spec.redis_image))
     local = engine.inspect_images([reference for _, reference in roles])
     expected = f"linux/{spec.arch}"
     images = []
     for (role, reference), found in zip(roles, local):
-        if not found.present:
+        if not found.present and spec.base and role == "airflow":
+            note = f"not present locally: `afc build` builds it on {spec.base.text}"
+        elif not found.present:
             note = f"not present locally: `afc up` pulls it (`docker pull {reference}`), or build/load it"
         elif found.platform.split("/")[:2] != expected.split("/"):
             note = f"built for {found.platform}, the stack runs {expected}: it will run under emulation or fail"
@@ -156,4 +159,4 @@ def project_images(project_dir: Path) -> ProjectImages:
             note = ""
         images.append(ProjectImage(role, reference, found.present, found.id, found.size, found.created,
                                    found.platform, expected, note))
-    return ProjectImages(spec.project, project.root, tuple(images), describe_tag(spec.image.text, spec.executor))
+    return ProjectImages(spec.project, project.root, tuple(images), describe_tag((spec.base or spec.image).text, spec.executor))

@@ -29,6 +29,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AFC_PROJECT_NAME", "", "Compose project name (default: the project folder's name, made valid)"),
     Setting("AIRFLOW_IMAGE_NAME", "apache/airflow:3.3.2-python3.12",
             "Airflow image REPOSITORY:TAG; the tag decides the Airflow version and Python (--image, --tag)"),
+    Setting("AFC_BASE_IMAGE", "", "the apache/airflow REPO:TAG `afc build` builds on; set by afc build, whose image "
+            "AIRFLOW_IMAGE_NAME then names (empty: AIRFLOW_IMAGE_NAME is a stock image)"),
     Setting("AFC_ARCH", "auto", "CPU architecture of every service: auto (the engine's), amd64 or arm64 (--arch)"),
     Setting("AFC_EXECUTOR", "celery", "celery (Redis + Celery workers) or local (LocalExecutor) (--executor)"),
     Setting("AFC_WORKERS", "1", "number of Celery workers (--workers)"),

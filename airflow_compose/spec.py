@@ -30,8 +30,8 @@ def host_facts() -> EngineFacts:
 @dataclass(frozen=True)
 class StackSpec:
     project: str
-    image: tags.ImageRef
-    tag: tags.Tag
+    image: tags.ImageRef          # the image the Airflow services run
+    tag: tags.Tag                 # its release: the tag of `base` when afc built the image, else of `image`
     arch: str
     executor: str
     workers: int
@@ -50,6 +50,7 @@ class StackSpec:
     postgres_user: str
     postgres_db: str
     admin_user: str
+    base: tags.ImageRef | None = None  # the apache/airflow image `afc build` built `image` on
 
     @property
     def major(self) -> int:
@@ -130,15 +131,16 @@ def default_uid() -> int:
 def build_spec(values: dict[str, str], facts: EngineFacts) -> StackSpec:
     """Validate effective settings into a StackSpec; every error names the variable or flag and the fix."""
     image = tags.split_image(values["AIRFLOW_IMAGE_NAME"])
-    tag = tags.parse_tag(image.tag)
+    base = tags.split_image(values["AFC_BASE_IMAGE"]) if values.get("AFC_BASE_IMAGE") else None
+    tag = tags.parse_tag((base or image).tag)
     executor = _choice(values, "AFC_EXECUTOR", EXECUTORS, "--executor / AFC_EXECUTOR")
     arch_choice = _choice(values, "AFC_ARCH", ("auto",) + ARCHES, "--arch / AFC_ARCH")
-    if tag.slim:  # every afc stack keeps its metadata in Postgres; Celery adds redis and celery
+    if tag.slim and base is None:  # every afc stack keeps its metadata in Postgres; Celery adds redis and celery
         needed = ", ".join(tags.STACK_PROVIDERS[tag.major])
         raise UsageError(
             f"the slim image '{image.text}' lacks the providers this stack needs ({needed})",
-            hint=f"use the regular tag '{tag.variant(slim=False)}', or build an image on the slim one "
-                 f"with `afc build --slim`")
+            hint=f"use the regular tag '{tag.variant(slim=False)}'; to run on the slim one, then run "
+                 f"`afc build --slim`, which builds on it with those providers added")
     host = values.get("AFC_HOST", "127.0.0.1")
     try:
         ipaddress.ip_address(host)
@@ -176,6 +178,7 @@ def build_spec(values: dict[str, str], facts: EngineFacts) -> StackSpec:
         postgres_user=values["AFC_POSTGRES_USER"],
         postgres_db=values["AFC_POSTGRES_DB"],
         admin_user=values["_AIRFLOW_WWW_USER_USERNAME"],
+        base=base,
     )
     ports = [(spec.port, "AFC_PORT")]
     if spec.flower and spec.celery:

@@ -312,6 +312,41 @@ def show_export(result) -> None:
     info("DAGs are not copied: bake them into the image, or set dags.gitSync / dags.persistence in values.yaml")
 
 
+# --- afc build ---------------------------------------------------------------------------------------------
+
+def build_line(line: str) -> None:
+    """One line of the builder's progress (steps, pip, apt), dimmed so afc's own lines stand out."""
+    console().print(f"  {_escape(line)}", style="dim", highlight=False)
+
+
+def show_build_plan(plan) -> None:
+    parts = [f"base {plan.base.text} (Airflow {plan.tag.version})"]
+    if plan.packages:
+        parts.append(f"apt: {' '.join(plan.packages)}")
+    if plan.extras:
+        auto = f" ({', '.join(plan.auto_extras)} for the slim base)" if plan.auto_extras else ""
+        parts.append(f"extras: {','.join(plan.extras)}{auto}")
+    if plan.requirements:
+        parts.append("requirements.txt")
+    if plan.constraints:
+        parts.append(f"constraints: {plan.constraints}")
+    if plan.offline:
+        parts.append(f"offline from wheels/ ({len(plan.wheels)} files)")
+    if plan.bake_dags:
+        parts.append("DAGs and plugins baked in")
+    info("building: " + "; ".join(parts))
+
+
+def show_build(result) -> None:
+    verb = f"built in {result.seconds:.1f}s" if result.built else "unchanged inputs: reused the existing image"
+    success(f"{result.image} ({verb})")
+    info(f"  Dockerfile: {result.dockerfile}")
+    if result.switched and result.previous != result.image:
+        info(f"  .env: AIRFLOW_IMAGE_NAME {result.previous} → {result.image}; run `afc up` to use it")
+    elif result.switched:
+        info("  the project already uses this image")
+
+
 # --- backup and restore -----------------------------------------------------------------------------------
 
 

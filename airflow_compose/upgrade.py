@@ -62,6 +62,11 @@ def plan_upgrade(project: Project, to: str) -> UpgradePlan:
     values = project.values()
     facts = host_facts()
     current_spec = build_spec(values, facts)
+    if current_spec.base is not None:
+        raise UsageError(
+            f"the project runs {current_spec.image.text}, built by `afc build` on {current_spec.base.text}",
+            hint="rebuild it on the new release: `afc backup`, set AFC_BASE_IMAGE to the new REPO:TAG in .env, "
+                 "`afc build`, then `afc up` (init migrates the database)")
     target = target_image(current_spec.image, to)
     target_tag = tags.parse_tag(target.tag)  # unknown Python, version outside the scheme: UsageError
     current_tag = current_spec.tag

@@ -72,6 +72,11 @@ done
 [[ $(id -u) == 0 ]] || die "run as root (debootstrap and chroot need it)"
 command -v docker >/dev/null || die "docker CLI not found"
 docker info >/dev/null 2>&1 || die "cannot reach the Docker engine"
+if ! command -v debootstrap >/dev/null; then  # a fresh machine: fetch it from Debian's archive
+    log "installing debootstrap (apt-get)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap; } >/dev/null \
+        || die "debootstrap is missing and apt-get could not install it"
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Recipe hashes
@@ -123,7 +128,7 @@ recipe_hash() {  # recipe_hash IMAGE
         airflow:*)
             local v=${img#airflow:} files
             mapfile -t files < <(req_files "$(airflow_req "$v")")
-            hash_inputs "base=$BASE_HASH" "airflow=$v" "pip=$PIP_VERSION" "venv=$VENV" -- \
+            hash_inputs "base=$BASE_HASH" "airflow=$v" "pip=$PIP_VERSION" "venv=$VENV" "venv-owner=50000:0" -- \
                 "$STANDIN_DIR/airflow/Dockerfile" "$STANDIN_DIR/airflow/entrypoint.sh" "${files[@]}"
             ;;
         postgres:16|redis:7.2)
@@ -270,7 +275,9 @@ build_airflow() {
     in_chroot "$VENV/bin/pip" check >&2 || log "airflow:$v: WARNING: pip check reports conflicts (above)"
     in_chroot "$VENV/bin/pip" freeze --all > "$ROOTFS$VENV/afc-standin-freeze.txt"
     cp "$ROOTFS$VENV/afc-standin-freeze.txt" "$CACHE_DIR/freeze-$v.txt"
-    tar --numeric-owner -C "$ROOTFS" -cf "$ctx/venv.tar" "${VENV#/}"
+    # Owned by the airflow user (50000:0) and group-writable, as the real image's Python packages are: a
+    # derived image (`afc build`) pip-installs as that user.
+    tar --numeric-owner --owner=50000 --group=0 --mode=g+w -C "$ROOTFS" -cf "$ctx/venv.tar" "${VENV#/}"
     chroot_leave
     cp "$STANDIN_DIR/airflow/Dockerfile" "$ctx/Dockerfile"
     cp "$STANDIN_DIR/airflow/entrypoint.sh" "$ctx/entrypoint.sh"
