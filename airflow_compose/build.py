@@ -69,7 +69,7 @@ class BuildResult:
     image: str
     built: bool                            # False: the image for these inputs already existed
     seconds: float
-    dockerfile: Path
+    dockerfile: Path | None                # the project's Dockerfile, when the build switched the project
     switched: bool                         # .env now names `image`
     previous: str                          # the image the project used before
 
@@ -279,7 +279,9 @@ def build(project: Project, *, slim: bool = False, extras: str | None = None, co
     dockerfile = render_dockerfile(plan, base.user)
     files = context_files(plan)
     image = image_name(plan.project, content_hash(dockerfile, base.id, files))
-    path = write_dockerfile(project.root, dockerfile)
+    # the project's Dockerfile is the recipe of the image the project runs; other builds (Swarm's, with the
+    # DAGs baked in) leave it alone
+    path = write_dockerfile(project.root, dockerfile) if switch else None
     built = not engine.image_exists(image)
     if built:
         labels = {f"{LABEL}.project": plan.project, f"{LABEL}.base": plan.base.text,
