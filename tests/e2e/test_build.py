@@ -1,5 +1,6 @@
-"""`afc build` on the real engine: an offline build on afc-standin/airflow:2.10.4 adding a pure-Python package
-from a wheel downloaded on the host, the package importable in the running scheduler; unchanged inputs
+"""`afc build` on the real engine: a build on afc-standin/airflow:2.10.4 adding an apt package (packages.txt) and,
+offline, a pure-Python package from a wheel downloaded on the host, both usable in the running scheduler
+(which runs as the image's user again); unchanged inputs
 reuse the image, a changed requirements file rebuilds; a requirement that conflicts with the pinned Airflow
 fails with pip's own message and leaves the project on its image. Build times are printed."""
 from __future__ import annotations
@@ -45,6 +46,7 @@ def project(tmp_path_factory):
     (root / "wheels").mkdir()
     (root / "wheels" / wheel().name).write_bytes(wheel().read_bytes())
     (root / "requirements.txt").write_text(f"{PACKAGE}=={VERSION}\n")
+    (root / "packages.txt").write_text("# a small tool from Debian's archive (apt needs the network; pip does not)\njq\n")
     built: list[str] = []
     try:
         yield root, built
@@ -76,6 +78,7 @@ def test_offline_build_switches_the_project_and_runs(project):
     assert f"image: {image}" in (root / "compose.yaml").read_text(), "compose.yaml re-rendered for the new image"
     dockerfile = (root / "Dockerfile").read_text()
     assert "--no-index --find-links" in dockerfile and "FROM afc-standin/airflow:2.10.4" in dockerfile
+    assert dockerfile.index("apt-get install -y --no-install-recommends jq") < dockerfile.index("pip install")
     labels = docker("image", "inspect", "-f", "{{json .Config.Labels}}", image).stdout
     assert '"io.airflow-compose.base":"afc-standin/airflow:2.10.4"' in labels
     env = docker("image", "inspect", "-f", "{{.Config.User}}", image).stdout.strip()
@@ -93,6 +96,8 @@ def test_offline_build_switches_the_project_and_runs(project):
     assert docker("inspect", "-f", "{{.Config.Image}}", scheduler).stdout.strip() == image
     probe = docker("exec", scheduler, "python", "-c", f"import {PACKAGE}; print({PACKAGE}.__version__)")
     assert probe.stdout.strip() == VERSION
+    tool = docker("exec", scheduler, "jq", "--version")
+    assert tool.stdout.strip().startswith("jq-"), "the apt package from packages.txt is installed"
     airflow = afc("airflow", "version", project=root, check=True)
     assert airflow.stdout.strip().endswith("2.10.4"), "Airflow itself was not changed by pip"
 
