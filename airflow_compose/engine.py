@@ -344,9 +344,18 @@ class BaseImage:
 
 def base_image(reference: str) -> BaseImage:
     """Inspect the base image, pulling it first when the engine does not hold it."""
-    ensure_image(reference)
+    from python_on_whales.exceptions import NoSuchImage
+
+    docker = _client()
     with docker_errors(f"inspect the image {reference}"):
-        image = _client().image.inspect(reference)
+        try:
+            image = docker.image.inspect(reference)
+        except NoSuchImage:
+            image = None
+    if image is None:
+        with docker_errors(f"pull the base image {reference}"):
+            docker.image.pull(reference, quiet=True)
+            image = docker.image.inspect(reference)
     return BaseImage(id=str(image.id), user=str(image.config.user or ""))
 
 
@@ -385,7 +394,7 @@ class _LineSink:
         pass
 
 
-def build_image(context: str, tag: str, labels: dict[str, str], on_line: Callable[[str], None]) -> BuildOutcome:
+def build_image(context: str, tag: str, on_line: Callable[[str], None]) -> BuildOutcome:
     """`docker build` of a prepared context with the classic builder, streaming its lines to `on_line`.
 
     A failing build step (pip, apt) comes back as `ok=False` with the output; an engine problem raises."""
@@ -399,7 +408,7 @@ def build_image(context: str, tag: str, labels: dict[str, str], on_line: Callabl
     os.environ["DOCKER_BUILDKIT"] = "0"  # the classic builder: its plain step output is what we stream
     try:
         with redirect_stdout(sink):
-            _client().legacy_build(context, tags=[tag], labels=labels, quiet=False)
+            _client().legacy_build(context, tags=[tag], quiet=False)
     except DockerException as error:
         message = _ANSI.sub("", error.stderr or "").strip()
         if "returned a non-zero code" in message or sink.lines:

@@ -1,6 +1,6 @@
 """Benchmarks of afc against plain Docker Compose, measured in the same run (see bench/README.md).
 
-    .venv/bin/python bench/run.py [--quick] [--only startup,cold,warm,restart,footprint,logs]
+    .venv/bin/python bench/run.py [--quick] [--only startup,cold,warm,restart,footprint,logs,build]
 
 Every figure is a median over several runs with its spread (min-max); afc and its baseline run alternately,
 so both see the same machine load. Prints a table and writes BENCHMARKS.md at the top of the repository.
@@ -29,7 +29,7 @@ BIN = Path(sys.executable).parent
 AFC = [str(BIN / "afc")] if (BIN / "afc").exists() else [sys.executable, "-m", "airflow_compose"]
 STANDIN = ["--postgres-image", "afc-standin/postgres:16", "--redis-image", "afc-standin/redis:7.2"]
 VERSIONS = ["2.10.4", "3.3.2"]
-SECTIONS = ["startup", "cold", "warm", "restart", "footprint", "logs"]
+SECTIONS = ["startup", "cold", "warm", "restart", "footprint", "logs", "build"]
 # Health-check timings of the official docker-compose.yaml (every Airflow service).
 OFFICIAL_TIMINGS = {"interval": "30s", "timeout": "10s", "retries": 5, "start_period": "30s"}
 LOG_LINES = 100_000
@@ -464,6 +464,62 @@ def bench_logs(work: Path, runs: int, port: int) -> None:
                     "`docker compose logs -f triggerer`", "ms", 0))
 
 
+def bench_build(work: Path, runs: int) -> None:
+    """`afc build` against `docker build` (the classic builder, as afc uses) of the same Dockerfile and context."""
+    from airflow_compose import build as afc_build
+    from airflow_compose.project import Project
+
+    folder = afc_project(work, "bench-build", "2.10.4", 18360, "--executor", "local")
+    wheels = ROOT / ".cache" / "test-wheels"
+    if not list(wheels.glob("toolz-1.0.0-*.whl")):
+        run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", "--dest",
+             str(wheels), "toolz==1.0.0"], timeout=300)
+    (folder / "wheels").mkdir()
+    for wheel in wheels.glob("toolz-1.0.0-*.whl"):
+        shutil.copy(wheel, folder / "wheels" / wheel.name)
+    (folder / "requirements.txt").write_text("toolz==1.0.0\n")
+    plan = afc_build.plan_build(Project(folder, environ={}), Project(folder, environ={}).values())
+    context = work / "bench-build-context"
+    context.mkdir()
+    afc_build.stage(afc_build.context_files(plan), context, afc_build.render_dockerfile(plan, "50000"))
+    baseline_tag = "bench-build-baseline:latest"
+    afc_cmd = AFC + ["--project-dir", str(folder), "build"]
+    base_cmd = ["docker", "build", "--quiet", "--tag", baseline_tag, str(context)]
+    env_before = (folder / ".env").read_text()
+
+    def forget() -> None:
+        """Remove both images and with them their untagged layers: the next build starts cold."""
+        tags = [line.split("=", 1)[1] for line in (folder / ".env").read_text().splitlines()
+                if line.startswith("AIRFLOW_IMAGE_NAME=bench-build-airflow:")]
+        for tag in tags + [baseline_tag]:
+            subprocess.run(["docker", "image", "rm", "--force", tag], capture_output=True)
+        (folder / ".env").write_text(env_before)
+
+    cold_a, cold_b, warm_a, warm_b = Series(), Series(), Series(), Series()
+    previous = ENV.get("DOCKER_BUILDKIT")
+    ENV["DOCKER_BUILDKIT"] = "0"
+    try:
+        for _ in range(runs):
+            forget()
+            cold_a.add(run(afc_cmd)[0])
+            forget()
+            cold_b.add(run(base_cmd)[0])
+            run(afc_cmd)  # both images present: the next two are rebuilds with nothing changed
+            warm_a.add(run(afc_cmd)[0])
+            warm_b.add(run(base_cmd)[0])
+        forget()
+    finally:
+        ENV.pop("DOCKER_BUILDKIT") if previous is None else ENV.update(DOCKER_BUILDKIT=previous)
+    remove("bench-build")
+    base_name = "`docker build` (classic builder) of the same Dockerfile and context"
+    ROWS.append(Row("7. Image build", "`afc build`, cold: requirements.txt offline from wheels/ on 2.10.4",
+                    cold_a, cold_b, base_name, target=1.2,
+                    note="afc adds: reading the project, inspecting the base, staging the context, hashing"))
+    ROWS.append(Row("7. Image build", "`afc build` again, inputs unchanged", warm_a, warm_b,
+                    base_name + ", every layer cached",
+                    note="afc finds the image of this content hash and does not call the builder"))
+
+
 # --- report -------------------------------------------------------------------------------------------------
 
 def table(rows: list[Row]) -> str:
@@ -529,6 +585,10 @@ NOTES += [
     f"`docker compose logs -f triggerer` then each read the whole log from the start; measured: time until the "
     f"last line arrives (lines/s over the whole command, start-up included) and the delay to the first line. "
     f"Both read the engine's json-file log; afc passes `docker compose logs` through to the terminal.",
+    "**Image build**: a 2.10.4 LocalExecutor project with `requirements.txt` (toolz==1.0.0) and its wheel in "
+    "`wheels/` (pip offline). Baseline: `DOCKER_BUILDKIT=0 docker build --quiet` of the Dockerfile and context "
+    "afc stages, tagged separately. Cold: both images removed first (and with them their untagged layers, the "
+    "classic builder's cache). Unchanged: right after a build, the same command again.",
 ]
 
 
@@ -589,6 +649,8 @@ def main() -> int:
                 guarded("LocalExecutor footprint", bench_local_footprint, work, versions[-1], 18340)
         if "logs" in sections:
             guarded("Log throughput", bench_logs, work, 3 if args.quick else 7, 18350)
+        if "build" in sections:
+            guarded("Image build", bench_build, work, 1 if args.quick else 3)
         load("end")
     except KeyboardInterrupt:
         log("interrupted: removing the bench stacks")
