@@ -1,7 +1,8 @@
 """Nothing lost, and faults: on one 2.10.4 Celery stack (shared by the module, tests run in file order),
 `afc backup` / `afc restore` bring a deleted database back; crashes of the scheduler, a worker (with a task in
 flight) and Postgres heal by themselves through the restart policies; containers stopped behind afc's back,
-an interrupted `afc up` and a config change are recovered by `afc up`. Recovery times are printed.
+an interrupted `afc up` and a config change are recovered by `afc up`; a restart of the Docker daemon itself
+keeps every DAG run (last, since it takes every container of the machine down). Recovery times are printed.
 
 A crash is simulated with SIGKILL to the container's main process from outside (what the OOM killer does):
 `docker kill` is not a crash for Docker, it counts as a manual stop and restart policies ignore it.
@@ -284,3 +285,27 @@ def test_stopped_behind_back_and_interrupted_up(stack):
     assert status_json(project)["healthy"]
     health_passes(project)
     assert "success" in run_states(project, VERSION)
+
+
+# --- the Docker daemon restarts (last: every container of the machine goes down with it) ----------------------
+
+RESTART_DOCKER = Path(__file__).resolve().parents[2] / "scripts" / "restart-docker"
+
+
+def test_daemon_restart_keeps_database(stack):
+    project = stack
+    before = run_states(project, VERSION)
+    assert "success" in before
+    began = time.monotonic()
+    done = subprocess.run(["bash", str(RESTART_DOCKER)], capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    # the restart policies alone bring the stack back; afc is only asked
+    wait_for("the stack to be healthy after the daemon restart", lambda: status_json(project)["healthy"],
+             timeout=400, every=3)
+    RECOVERY["docker daemon restart"] = time.monotonic() - began
+    print(f"\n[{NAME}] healthy again {RECOVERY['docker daemon restart']:.1f}s after the daemon restart began")
+    assert sorted(run_states(project, VERSION)) == sorted(before), "every DAG run survived the daemon restart"
+    afc("up", "--timeout", "400", project=project, check=True)
+    health_passes(project)
+    trigger_and_wait(project, VERSION, len(before) + 1)
+    assert run_states(project, VERSION).count("success") == before.count("success") + 1
