@@ -364,6 +364,97 @@ def export_helm(
     ui.show_export(helm.write_export(result, output or project.root / "helm", release))
 
 
+# --- swarm -----------------------------------------------------------------------------------------------
+
+swarm_app = typer.Typer(help="Run the project's stack on Docker Swarm: DAGs baked into the image, secrets as "
+                             "Docker secrets, init as a one-shot job.", no_args_is_help=True)
+app.add_typer(swarm_app, name="swarm")
+
+SwarmImage = Annotated[Optional[str], typer.Option(
+    "--image", show_default=False, help="Deploy this Airflow image (with the DAGs baked in, e.g. pushed to a "
+                                        "registry every node can pull from) instead of building one.")]
+RoutingMesh = Annotated[bool, typer.Option(
+    "--routing-mesh", help="Publish ports through the ingress routing mesh (reachable on every node; needs the "
+                           "ip_vs kernel module) instead of on the node running the service.")]
+
+
+def _swarm_ctx(engine_facts: bool = False):
+    from .swarm import SwarmContext
+
+    return SwarmContext.load(State.project_dir, _facts() if engine_facts else None)
+
+
+@swarm_app.command("deploy")
+def swarm_deploy(image: SwarmImage = None, routing_mesh: RoutingMesh = False,
+                 registry_auth: Annotated[bool, typer.Option("--with-registry-auth", help="Send your registry login "
+                                                             "to the nodes (a private registry).")] = False,
+                 timeout: Timeout = 600.0) -> None:
+    """Build the image with the DAGs, create the secrets, deploy in phases and wait until every replica is healthy."""
+    from . import swarm, tags, ui
+
+    ctx = _swarm_ctx(engine_facts=True)
+    image = tags.split_image(image).text if image else None
+    with ui.SwarmLive(f"deploying {ctx.name}") as live:
+        result = swarm.deploy(ctx, timeout=timeout, image=image, routing_mesh=routing_mesh,
+                              registry_auth=registry_auth, on_update=live.update, on_phase=live.phase,
+                              on_build_output=live.output)
+    ui.show_swarm_deploy(result)
+
+
+@swarm_app.command("build")
+def swarm_build() -> None:
+    """Build the image with dags/ and plugins/ baked in, without deploying (push it for a multi-node swarm)."""
+    from . import swarm, ui
+
+    ctx = _swarm_ctx()
+    with ui.SwarmLive("building") as live:
+        ui.show_swarm_build(swarm.build_image(ctx, live.output), ctx.name)
+
+
+@swarm_app.command("status")
+def swarm_status(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False) -> None:
+    """Per service: replicas running/wanted, task states, health, published ports, uptime."""
+    from . import swarm, ui
+
+    ui.show_swarm_status(swarm.status(_swarm_ctx()), as_json)
+
+
+@swarm_app.command("scale")
+def swarm_scale(what: Annotated[str, typer.Argument(help="What to scale: workers.")],
+                count: Annotated[int, typer.Argument(help="How many.")], timeout: Timeout = 300.0) -> None:
+    """Scale the Celery workers of the swarm stack (`afc swarm scale workers 3`) and wait until all are healthy."""
+    from . import swarm, ui
+
+    ctx = _swarm_ctx()
+    with ui.SwarmLive(f"scaling the workers of {ctx.name}") as live:
+        ui.show_swarm_scale(swarm.scale(ctx, what, count, timeout, live.update))
+
+
+@swarm_app.command("rm")
+def swarm_rm(volumes: Annotated[bool, typer.Option("--volumes", "-v", help="Also delete the stack's volumes on "
+                                                   "this node (the database: all DAG runs, connections, "
+                                                   "variables).")] = False,
+             yes: Annotated[bool, typer.Option("--yes", "-y", help="Confirm --volumes without asking.")] = False,
+             ) -> None:
+    """Remove the swarm stack and its Docker secrets (its volumes are kept unless --volumes)."""
+    from . import swarm, ui
+
+    ctx = _swarm_ctx()
+    if volumes and not yes:
+        ui.confirm_or_refuse(f"Delete the volumes of swarm stack '{ctx.name}' (all Airflow metadata)?",
+                             "add --yes to confirm deleting the database")
+    ui.show_swarm_rm(swarm.remove(ctx, volumes))
+
+
+@swarm_app.command("config")
+def swarm_config(image: SwarmImage = None, routing_mesh: RoutingMesh = False) -> None:
+    """Print the swarm stack file (secrets by name only; `afc swarm deploy` creates them and deploys in phases)."""
+    from . import swarm, tags, ui
+
+    ui.data(swarm.config_text(_swarm_ctx(engine_facts=True), tags.split_image(image).text if image else None,
+                              routing_mesh))
+
+
 # --- backup and restore -----------------------------------------------------------------------------------
 
 def _wait_up(ctx, services, timeout: float, title: str):

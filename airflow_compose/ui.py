@@ -391,3 +391,86 @@ def show_doctor(report, as_json_output: bool) -> int:
     else:
         success(f"ready: {summary}")
     return report.exit_code
+
+
+# --- swarm ---------------------------------------------------------------------------------------------------
+
+
+class SwarmLive(LiveStatus):
+    """The live view of `afc swarm deploy|scale`: the status table of the current phase, phase headings, and the
+    image build's output (dimmed)."""
+
+    def phase(self, text: str) -> None:
+        self.title = text
+        if self.live is None:
+            info(text)
+
+    def output(self, line: str) -> None:
+        console().print(f"  {line}", markup=False, style="dim")
+
+
+def _swarm_rows(rows) -> list[list[str]]:
+    return [[r.service, f"{r.ready}/{r.wanted}", r.state, r.health or "-", ", ".join(dict.fromkeys(r.ports)) or "-",
+             _uptime(r.uptime), str(r.restarts) if r.restarts else "-"] for r in rows]
+
+
+def show_swarm_status(result, as_json_output: bool, stderr: bool = False) -> None:
+    """`afc swarm status`: like `afc status`, with the failed tasks the swarm still remembers (the table is
+    data on stdout; after a deploy it is part of the report, on stderr)."""
+    if as_json_output:
+        as_json(result.as_dict())
+    elif not result.deployed:
+        info(f"swarm stack '{result.stack}' is not deployed (`afc swarm deploy` deploys it)")
+    else:
+        table(None, ["SERVICE", "REPLICAS", "STATE", "HEALTH", "PORTS", "UPTIME", "FAILED TASKS"],
+              _swarm_rows(result.rows), stderr=stderr)
+
+
+def show_swarm_deploy(result) -> None:
+    for note in result.warnings:
+        warn(note)
+    success(f"swarm stack '{result.stack}' is healthy after {result.elapsed:.1f}s")
+    phases = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in result.phases.items())
+    info(f"  phases: {phases}")
+    origin = ("built with the DAGs baked in" if result.built else "reused: DAGs unchanged") \
+        if "build" in result.phases else "given with --image"
+    info(f"  image: {result.image} ({origin})")
+    info(f"  Airflow UI: {result.url} (port published on the node running {result.spec.web_service})")
+    info(f"  user: {result.admin_user}; password: {result.password_hint}")
+    if result.secrets_created:
+        info(f"  Docker secrets created: {', '.join(result.secrets_created)}")
+    if result.secrets_removed:
+        info(f"  replaced Docker secrets removed: {', '.join(result.secrets_removed)}")
+    show_swarm_status(result.status, False, stderr=True)
+
+
+def show_swarm_build(result, stack: str) -> None:
+    """`afc swarm build`: the image, and how a multi-node swarm gets it (the tag on stdout, as data)."""
+    success(f"{'built' if result.built else 'reused (DAGs unchanged)'} {result.image} with the project's DAGs "
+            f"and plugins baked in")
+    info("  for a swarm of several nodes, push it where every node can pull from, then deploy it:")
+    info(f"    docker tag {result.image} REGISTRY/REPOSITORY:TAG && docker push REGISTRY/REPOSITORY:TAG")
+    info("    afc swarm deploy --image REGISTRY/REPOSITORY:TAG [--with-registry-auth]")
+    data(result.image)
+
+
+def show_swarm_scale(result) -> None:
+    success(f"{result.replicas} worker(s) of '{result.stack}' running and healthy after {result.elapsed:.1f}s")
+    if result.replicas != result.configured:
+        info(f"  not saved: .env has AFC_WORKERS={result.configured}, which the next `afc swarm deploy` applies "
+             f"again (set AFC_WORKERS={result.replicas} there to keep this)")
+
+
+def show_swarm_rm(result) -> None:
+    if not result.deployed:
+        info(f"swarm stack '{result.stack}' is not deployed; nothing to remove")
+        return
+    removed = f"{len(result.services)} service(s)" if result.services else "no services"
+    success(f"swarm stack '{result.stack}' removed ({removed}) in {result.elapsed:.1f}s")
+    if result.secrets:
+        info(f"  Docker secrets removed: {', '.join(result.secrets)}")
+    if result.volumes:
+        info(f"  volumes deleted: {', '.join(result.volumes)}")
+    if result.kept_volumes:
+        info(f"  volumes kept (the database): {', '.join(result.kept_volumes)}; `afc swarm rm --volumes --yes` "
+             f"deletes them")

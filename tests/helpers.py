@@ -54,3 +54,16 @@ def wait_for(what: str, probe, timeout: float = 180, every: float = 3):
 
 def status_json(project: Path) -> dict:
     return json.loads(afc("status", "--json", project=project, check=True).stdout)
+
+
+class FakeClock:
+    """A monotonic clock and sleep for pure waiting loops: sleeping only moves the time on."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds

@@ -1,6 +1,7 @@
 """The wait logic with a fake clock and scripted snapshots: no Docker, no real time."""
 from airflow_compose.engine import ContainerState
 from airflow_compose.health import judge, wait_until_ready
+from tests.helpers import FakeClock
 
 WANTED = {"postgres": 1, "init": 1, "scheduler": 1, "worker": 2}
 
@@ -11,17 +12,6 @@ def c(service, state="running", health="healthy", number=1, exit_code=0, restart
 
 
 HEALTHY = [c("postgres"), c("init", "exited", ""), c("scheduler"), c("worker"), c("worker", number=2)]
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 def test_ready_only_when_every_replica_is_healthy():

@@ -1,0 +1,674 @@
+"""`afc swarm`: the project's stack on Docker Swarm. Rendering the stack file is pure (a StackSpec, the image
+and the secrets' names become a `docker stack deploy` document); deploy, status, scale and rm return
+dataclasses and never print.
+
+Deploying runs in phases, because Swarm ignores `depends_on` conditions: Postgres (and Redis) until healthy,
+then `init` as a replicated job until it completes (migrations, admin user), then the Airflow services,
+waiting until every replica is running — a task with a health check is `running` only once healthy.
+"""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import functools
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+from urllib.parse import quote
+
+from . import engine, render
+from .errors import EnvironmentProblem, StackError, UsageError
+from .health import Failure, ServiceRow, Verdict
+from .project import Project, find_project
+from .spec import EngineFacts, StackSpec, build_spec, host_facts
+
+STACK_SUFFIX = "-swarm"
+# <stack>-postgres-password-<hash8> must fit a secret name (64 characters); <stack>_dag-processor fits a service's
+MAX_PROJECT_LENGTH = 64 - len(STACK_SUFFIX) - len("-postgres-password-") - 8
+INFRA = ("postgres", "redis")
+FAILED_STATES = ("failed", "rejected")
+CRASH_LOOP = 3             # failed tasks of one service in one wait before it counts as failing
+STUCK_PENDING = 20.0       # seconds a task may wait for a node ("no suitable node") before that is a failure
+
+
+@functools.lru_cache(maxsize=None)
+def blocks() -> dict[str, Any]:
+    """The building blocks of `compose/swarm.yaml`, loaded once."""
+    from importlib.resources import files
+
+    import yaml
+
+    return yaml.safe_load(files("airflow_compose.compose").joinpath("swarm.yaml").read_text())
+
+
+# --- names and secrets -----------------------------------------------------------------------------------
+
+def stack_name(spec: StackSpec) -> str:
+    """The stack's name: the project's plus a suffix, so that its volumes and networks never meet the compose
+    stack's (`<project>_postgres-data` stays the compose stack's database)."""
+    if len(spec.project) > MAX_PROJECT_LENGTH:
+        raise UsageError(f"project name '{spec.project}' is too long for a swarm stack ({len(spec.project)} "
+                         f"characters, at most {MAX_PROJECT_LENGTH})",
+                         hint="set a shorter AFC_PROJECT_NAME in .env (it also renames the compose stack)")
+    return spec.project + STACK_SUFFIX
+
+
+@dataclass(frozen=True)
+class SwarmSecret:
+    """One Docker secret of the stack. Its name ends in a hash of its content: swarm secrets are immutable,
+    so a changed value is a new secret, and the services are updated to it."""
+
+    role: str
+    name: str
+    target: str                                 # mounted as /run/secrets/<target>
+    value: str = field(repr=False, compare=False)
+
+
+def secret_roles(spec: StackSpec) -> dict[str, dict[str, Any]]:
+    """The secrets this stack needs (by role), from compose/swarm.yaml."""
+    roles = {}
+    for role, block in blocks()["secrets"].items():
+        if block.get("celery") and not spec.celery:
+            continue
+        if block.get("airflow3") and spec.major < 3:
+            continue
+        roles[role] = block
+    return roles
+
+
+def secret_values(spec: StackSpec, values: dict[str, str]) -> dict[str, str]:
+    """The value of every secret, from the project's settings (`.env`)."""
+    password = values["AFC_POSTGRES_PASSWORD"]
+    user, db_name = quote(spec.postgres_user, safe=""), quote(spec.postgres_db, safe="")
+    db = f"{user}:{quote(password, safe='')}@postgres:5432/{db_name}"
+    every = {
+        "postgres-password": password,
+        "sql-alchemy-conn": f"postgresql+psycopg2://{db}",
+        "result-backend": f"db+postgresql://{db}",
+        "fernet-key": values["AFC_FERNET_KEY"],
+        "web-secret-key": values["AFC_WEB_SECRET_KEY"],
+        "jwt-secret": values.get("AFC_JWT_SECRET", ""),
+        "admin-password": values["_AIRFLOW_WWW_USER_PASSWORD"],
+    }
+    return {role: every[role] for role in secret_roles(spec)}
+
+
+def plan_secrets(spec: StackSpec, values: dict[str, str]) -> list[SwarmSecret]:
+    stack = stack_name(spec)
+    roles = secret_roles(spec)
+    planned = []
+    for role, value in secret_values(spec, values).items():
+        digest = hashlib.sha256(f"{role}\0{value}".encode()).hexdigest()[:8]
+        planned.append(SwarmSecret(role, f"{stack}-{role}-{digest}", roles[role]["target"], value))
+    return planned
+
+
+# --- rendering -------------------------------------------------------------------------------------------
+
+def _airflow(name: str) -> bool:
+    return name not in INFRA
+
+
+def _secret_env(spec: StackSpec, block: dict[str, Any]) -> str:
+    return block.get("env") or block.get("env3" if spec.major >= 3 else "env2") or ""
+
+
+def _mounts_secret(name: str, block: dict[str, Any]) -> bool:
+    users = block["services"]
+    return _airflow(name) if users == "airflow" else name in users
+
+
+def _healthcheck(name: str, spec: StackSpec) -> dict[str, Any] | None:
+    """stack.yaml's health check of the service, in the form every swarm accepts (the docker CLI's stack loader
+    has no `start_interval`), with the heartbeat check reading the database URL from its secret."""
+    block = copy.deepcopy(render.blocks()["services"][name])
+    if "health" not in block:
+        return None
+    if "job_check" in block:
+        block["healthcheck"] = {"test": ["CMD", "python", "-c", blocks()["job_check"], block.pop("job_check")]}
+    return render.healthcheck(name, block, spec, EngineFacts(spec.arch, start_interval=False))
+
+
+def _ports(name: str, spec: StackSpec, routing_mesh: bool) -> list[dict[str, Any]]:
+    published = {spec.web_service: (spec.port, 8080), "flower": (spec.flower_port, 5555),
+                 "postgres": (spec.postgres_port, 5432), "redis": (spec.redis_port, 6379)}
+    host_port, container_port = published.get(name, (None, None))
+    if not host_port:
+        return []
+    return [{"target": container_port, "published": host_port, "protocol": "tcp",
+             "mode": "ingress" if routing_mesh else "host"}]
+
+
+def _deploy(name: str, spec: StackSpec, routing_mesh: bool) -> dict[str, Any]:
+    swarm = blocks()
+    constraints = [f"node.platform.arch == {swarm['node_arch'][spec.arch]}"]
+    if name == "postgres":
+        constraints += swarm["database_placement"]
+    deploy: dict[str, Any] = {}
+    if name == "init":
+        deploy.update(mode="replicated-job", replicas=1, restart_policy=dict(swarm["restart_policy"]["job"]))
+    else:
+        deploy.update(mode="replicated", replicas=spec.workers if name == "worker" else 1,
+                      endpoint_mode="vip" if routing_mesh else "dnsrr",
+                      restart_policy=dict(swarm["restart_policy"]["long_running"]),
+                      update_config=dict(swarm["update_config"]))
+    deploy["placement"] = {"constraints": constraints}
+    deploy["labels"] = {"org.afc.project": spec.project, "org.afc.service": name}
+    return deploy
+
+
+def service(name: str, spec: StackSpec, image: str, secrets: Sequence[SwarmSecret],
+            routing_mesh: bool = False) -> dict[str, Any]:
+    """One service of the stack file: stack.yaml's service, with secrets as files, swarm's deploy policies,
+    named volumes only (no bind mounts: they would tie a service to one node's folders)."""
+    swarm = blocks()
+    compose = render.service(name, spec, EngineFacts(spec.arch, start_interval=False))
+    roles = secret_roles(spec)
+    mounted = [s for s in secrets if _mounts_secret(name, roles[s.role])]
+    out: dict[str, Any] = {"image": image if _airflow(name) else compose["image"]}
+    if name == "postgres":
+        out["command"] = list(swarm["postgres_command"])
+    elif "command" in compose:
+        out["command"] = compose["command"]
+    if "user" in compose:
+        out["user"] = compose["user"]
+    environment = {key: value for key, value in compose.get("environment", {}).items()
+                   if key not in swarm["drop_environment"] and "${" not in str(value)}
+    for secret in mounted:
+        variable = _secret_env(spec, roles[secret.role])
+        if variable:
+            environment[variable] = f"cat /run/secrets/{secret.target}"
+    if name == "postgres":
+        environment["POSTGRES_PASSWORD_FILE"] = "/run/secrets/" + roles["postgres-password"]["target"]
+    if environment:
+        out["environment"] = dict(sorted(environment.items()))
+    if mounted:
+        out["secrets"] = [{"source": s.role, "target": s.target} for s in mounted]
+    volumes = swarm["volumes"]
+    if name == "postgres":
+        out["volumes"] = [f"postgres-data:{volumes['postgres-data']}"]
+    elif _airflow(name):
+        out["volumes"] = [f"airflow-logs:{volumes['airflow-logs']}"]
+    ports = _ports(name, spec, routing_mesh)
+    if ports:
+        out["ports"] = ports
+    check = _healthcheck(name, spec)
+    if check:
+        out["healthcheck"] = check
+    if "stop_grace_period" in compose:
+        out["stop_grace_period"] = compose["stop_grace_period"]
+    out["deploy"] = _deploy(name, spec, routing_mesh)
+    return out
+
+
+def render_stack(spec: StackSpec, image: str, secrets: Sequence[SwarmSecret], *, routing_mesh: bool = False,
+                 services: Sequence[str] | None = None) -> dict[str, Any]:
+    """The stack file as data: every service of the spec, or the named ones (a deploy phase)."""
+    names = [name for name in spec.services if services is None or name in services]
+    used = {s.role for name in names for s in secrets if _mounts_secret(name, secret_roles(spec)[s.role])}
+    document: dict[str, Any] = {
+        "version": blocks()["version"],
+        "services": {name: service(name, spec, image, secrets, routing_mesh) for name in names},
+        "networks": {"default": {"driver": "overlay"}},
+    }
+    volumes = {}
+    if "postgres" in names:
+        volumes["postgres-data"] = {}
+    if any(_airflow(name) for name in names):
+        volumes["airflow-logs"] = {}
+    if volumes:
+        document["volumes"] = volumes
+    if used:
+        document["secrets"] = {s.role: {"external": True, "name": s.name} for s in secrets if s.role in used}
+    return document
+
+
+def to_yaml(document: dict[str, Any]) -> str:
+    """The stack file's text: render's deterministic YAML under a header of its own."""
+    body = render.to_yaml(document).splitlines(keepends=True)
+    while body and body[0].startswith("#"):
+        body.pop(0)
+    return ("# Docker Swarm stack generated by airflow-compose (`afc swarm config`); deploy it with `afc swarm "
+            "deploy`,\n# which creates the Docker secrets it names and deploys it in phases. No secret is in "
+            "this file.\n" + "".join(body))
+
+
+# --- the project -------------------------------------------------------------------------------------------
+
+@dataclass
+class SwarmContext:
+    """A project, its spec and values, and its swarm stack."""
+
+    project: Project
+    spec: StackSpec
+    values: dict[str, str]
+    stack: engine.SwarmStack
+
+    @classmethod
+    def load(cls, project_dir: Path, facts: EngineFacts | None = None) -> "SwarmContext":
+        project = find_project(project_dir)
+        values = project.values()
+        spec = build_spec(values, facts or host_facts())
+        return cls(project, spec, values, engine.SwarmStack(stack_name(spec)))
+
+    @property
+    def name(self) -> str:
+        return self.stack.name
+
+    def wanted(self, names: Sequence[str] | None = None) -> dict[str, int]:
+        return {name: (self.spec.workers if name == "worker" else 1) for name in self.spec.services
+                if names is None or name in names}
+
+
+def require_manager() -> engine.SwarmInfo:
+    info = engine.swarm_info()
+    if info.state != "active":
+        raise EnvironmentProblem(f"this Docker engine is not part of a swarm (swarm state: {info.state})"
+                                 + (f": {info.error}" if info.error else ""),
+                                 hint="create one with `docker swarm init` (on one machine: `docker swarm init "
+                                      "--advertise-addr 127.0.0.1`), or point DOCKER_HOST at a swarm manager")
+    if not info.manager:
+        raise EnvironmentProblem("this Docker engine is a swarm worker: stacks are managed from a manager node",
+                                 hint="run afc against a manager (DOCKER_HOST=ssh://<manager> or `docker context "
+                                      "use`), or promote this node with `docker node promote`")
+    return info
+
+
+def config_text(ctx: SwarmContext, image: str | None = None, routing_mesh: bool = False) -> str:
+    """`afc swarm config`: the stack file (secret names only) for the project's image or `image`."""
+    return to_yaml(render_stack(ctx.spec, image or ctx.spec.image.text, plan_secrets(ctx.spec, ctx.values),
+                                routing_mesh=routing_mesh))
+
+
+# --- reading the stack's state -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Snapshot:
+    services: tuple[engine.SwarmService, ...]
+    tasks: tuple[engine.SwarmTask, ...]
+
+
+def snapshot(stack: engine.SwarmStack) -> Snapshot:
+    services = stack.services()
+    return Snapshot(tuple(services), tuple(stack.tasks(services)))
+
+
+def short_name(stack: str, service_name: str) -> str:
+    prefix = stack + "_"
+    return service_name[len(prefix):] if service_name.startswith(prefix) else service_name
+
+
+def current_tasks(service: engine.SwarmService, tasks: Sequence[engine.SwarmTask]) -> list[engine.SwarmTask]:
+    """The tasks that count now: of a job, its latest run; of a service, those the swarm wants running."""
+    own = [t for t in tasks if t.service_id == service.id]
+    if service.job:
+        return [t for t in own if (t.job_iteration or 0) == (service.job_iteration or 0)]
+    return [t for t in own if t.desired_state in ("running", "ready", "accepted", "new")]
+
+
+def _task_ready(service: engine.SwarmService, task: engine.SwarmTask) -> bool:
+    if service.job:
+        return task.state == "complete"
+    return task.state == "running"
+
+
+def _health_word(service: engine.SwarmService, tasks: Sequence[engine.SwarmTask]) -> str:
+    if service.job:
+        done = [t for t in tasks if t.state in ("complete", "failed")]
+        return f"exit {done[-1].exit_code}" if done and done[-1].exit_code is not None else ""
+    if not service.healthcheck:
+        return ""
+    words = {"running": "healthy", "starting": "starting"}
+    return "/".join(sorted({words.get(t.state, "-") for t in tasks})) if tasks else ""
+
+
+def rows(stack: str, snap: Snapshot, wanted: dict[str, int] | None, now: dt.datetime | None = None,
+         since: dt.datetime | None = None, others: bool = True) -> tuple[ServiceRow, ...]:
+    """One row per service: replicas running (for a job: completed) of those wanted, task states, health,
+    published ports, uptime and failed tasks. `wanted` None: what each service's spec wants; `others`: also
+    the stack's services that are not wanted."""
+    by_name = {short_name(stack, s.name): s for s in snap.services}
+    order = list(wanted) if wanted is not None else []
+    order += sorted(set(by_name) - set(order)) if others else []
+    out = []
+    for name in order:
+        service = by_name.get(name)
+        if service is None:
+            out.append(ServiceRow(name, 0, (wanted or {}).get(name, 1), "missing", ""))
+            continue
+        tasks = current_tasks(service, snap.tasks)
+        ready = sum(1 for t in tasks if _task_ready(service, t))
+        states = "/".join(sorted({t.state for t in tasks})) or "no tasks"
+        failed = [t for t in snap.tasks if t.service_id == service.id and t.state in FAILED_STATES
+                  and (since is None or (t.timestamp is not None and t.timestamp >= since))]
+        uptimes = [(now - t.timestamp).total_seconds() for t in tasks
+                   if now and t.state == "running" and t.timestamp is not None and not service.job]
+        want = service.replicas if wanted is None or name not in wanted else wanted[name]
+        if service.update_state == "updating" and not service.job:
+            ready = max(0, min(ready, want - 1))   # old replicas answer while the update replaces them
+            states += " (updating)"
+        out.append(ServiceRow(name, ready, want, states, _health_word(service, tasks), service.ports,
+                              max(0.0, min(uptimes)) if uptimes else None, len(failed)))
+    return tuple(out)
+
+
+def judge(stack: str, snap: Snapshot, wanted: dict[str, int], since: dt.datetime,
+          now: dt.datetime) -> Verdict:
+    """Ready when every wanted service has its replicas running (a job: completed); failed as soon as one
+    cannot get there: a failed job, a service whose tasks keep failing, a task no node can take."""
+    failures = []
+    by_name = {short_name(stack, s.name): s for s in snap.services}
+    for name in wanted:
+        service = by_name.get(name)
+        if service is None:
+            continue
+        tasks = current_tasks(service, snap.tasks)
+        if service.job:
+            for task in tasks:
+                if task.state in FAILED_STATES:
+                    reason = task.error or task.message or task.state
+                    failures.append(Failure(name, f"{name} failed: {reason}"))
+            continue
+        if service.update_state == "paused" or service.update_state.startswith("rollback"):
+            failures.append(Failure(name, f"the update of {name} stopped ({service.update_state}): "
+                                          f"{service.update_message}"))
+            continue
+        recent = [t for t in snap.tasks if t.service_id == service.id and t.state in FAILED_STATES
+                  and t.timestamp is not None and t.timestamp >= since]
+        running = [t for t in tasks if t.state == "running"]
+        if recent and (len(recent) >= CRASH_LOOP or any("no such image" in t.error.lower() for t in recent)) \
+                and len(running) < wanted[name]:
+            last = max(recent, key=lambda t: t.timestamp or since)
+            failures.append(Failure(name, f"{name} keeps failing ({len(recent)} failed tasks): "
+                                          f"{last.error or last.message or last.state}"))
+        for task in tasks:
+            why = task.error or task.message
+            if task.state == "pending" and "no suitable node" in why and task.timestamp is not None \
+                    and (now - task.timestamp).total_seconds() > STUCK_PENDING:
+                failures.append(Failure(name, f"no node can run {name}: {why}"))
+                break
+    unique = tuple({(f.service, f.reason): f for f in failures}.values())
+    return Verdict(rows(stack, snap, wanted, now, since, others=False), unique)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass
+class WaitOutcome:
+    verdict: Verdict
+    elapsed: float
+    timed_out: bool = False
+
+
+def wait_until(read: Callable[[], Snapshot], stack: str, wanted: dict[str, int], timeout: float, since: dt.datetime,
+               on_update: Callable[[Verdict, float], None], clock: Callable[[], float] = time.monotonic,
+               sleep: Callable[[float], None] = time.sleep, now: Callable[[], dt.datetime] = _utcnow,
+               poll: float = 2.0) -> WaitOutcome:
+    """Poll the stack until the wanted services are ready, one has failed, or `timeout` seconds passed."""
+    began = clock()
+    while True:
+        elapsed = clock() - began
+        verdict = judge(stack, read(), wanted, since, now())
+        on_update(verdict, elapsed)
+        if verdict.failures or verdict.ready:
+            return WaitOutcome(verdict, elapsed)
+        if elapsed >= timeout:
+            return WaitOutcome(verdict, elapsed, timed_out=True)
+        sleep(poll)
+
+
+def failure(ctx: SwarmContext, outcome: WaitOutcome, timeout: float, phase: str) -> StackError:
+    """The error of a failed phase: which services, their task errors and last log lines."""
+    from .lifecycle import key_error_line
+
+    failing = list(dict.fromkeys(f.service for f in outcome.verdict.failures)) or \
+        [row.service for row in outcome.verdict.rows if not row.ok]
+    details, cause = [], ""
+    for name in failing:
+        details.append(f"--- last log lines of {name}:")
+        lines = ctx.stack.logs_text(name, tail=25).rstrip().splitlines()[-25:]
+        details += lines or ["(no output: the container never ran)"]
+        cause = cause or key_error_line(lines)
+    if outcome.timed_out:
+        message = f"the swarm stack was not ready after {timeout:.0f} s ({phase}): waiting for {', '.join(failing)}"
+    else:
+        message = f"the swarm stack failed ({phase}): " + "; ".join(dict.fromkeys(f.reason for f in
+                                                                              outcome.verdict.failures))
+    if cause:
+        message += f"\n  cause: {cause}"
+    first = failing[0] if failing else "init"
+    if "no such image" in message.lower():
+        return StackError(message, details="\n".join(details),
+                          hint="the node does not hold the image and cannot pull it: build it there (`afc swarm "
+                               "deploy` without --image builds it), or push it to a registry every node can pull "
+                               "from and pass --image REGISTRY/REPOSITORY:TAG")
+    return StackError(message, details="\n".join(details),
+                      hint=f"the stack is left for inspection: `afc swarm status`, `docker service logs "
+                           f"{ctx.name}_{first}`, `docker service ps --no-trunc {ctx.name}_{first}`; fix the cause "
+                           f"and run `afc swarm deploy` again (or `afc swarm rm`)")
+
+
+# --- deploy ----------------------------------------------------------------------------------------------
+
+@dataclass
+class SwarmStatus:
+    project: str
+    stack: str
+    deployed: bool
+    rows: tuple[ServiceRow, ...]
+    healthy: bool
+
+    def as_dict(self) -> dict:
+        return {"project": self.project, "stack": self.stack, "deployed": self.deployed, "healthy": self.healthy,
+                "services": [{"service": r.service, "replicas": r.ready, "wanted": r.wanted, "state": r.state,
+                              "health": r.health, "ports": list(r.ports),
+                              "uptime_seconds": None if r.uptime is None else round(r.uptime),
+                              "failed_tasks": r.restarts} for r in self.rows]}
+
+
+@dataclass
+class DeployResult:
+    spec: StackSpec
+    stack: str
+    image: str
+    built: bool
+    phases: dict[str, float]
+    elapsed: float
+    url: str
+    admin_user: str
+    password_hint: str
+    warnings: tuple[str, ...]
+    secrets_created: tuple[str, ...]
+    secrets_removed: tuple[str, ...]
+    status: SwarmStatus
+
+
+def deploy_warnings(spec: StackSpec, routing_mesh: bool) -> list[str]:
+    ports = [str(spec.port)] + ([str(spec.flower_port)] if spec.celery and spec.flower else [])
+    ports += [str(p) for p in (spec.postgres_port, spec.redis_port) if p]
+    where = "every node (routing mesh)" if routing_mesh else "the node running the service"
+    notes = []
+    if spec.host not in ("0.0.0.0", "::"):
+        notes.append(f"Swarm cannot bind published ports to {spec.host} (AFC_HOST): port(s) {', '.join(ports)} "
+                     f"listen on all interfaces of {where}, reachable from other machines unless a firewall "
+                     f"blocks them")
+    return notes
+
+
+def _write_phase(folder: Path, phase: str, document: dict[str, Any]) -> str:
+    path = folder / f"{phase}.yaml"
+    path.write_text(to_yaml(document))
+    return str(path)
+
+
+def deploy(ctx: SwarmContext, *, timeout: float, image: str | None = None, routing_mesh: bool = False,
+           registry_auth: bool = False, on_update: Callable[[Verdict, float], None] = lambda verdict, elapsed: None,
+           on_phase: Callable[[str], None] = lambda text: None,
+           on_build_output: Callable[[str], None] | None = None) -> DeployResult:
+    """Build the image with the DAGs baked in (unless `image` is given), create the secrets, then deploy
+    in three phases, each waited for: databases healthy, init completed, Airflow healthy."""
+    import tempfile
+
+    began = time.monotonic()
+    require_manager()
+    secrets = plan_secrets(ctx.spec, ctx.values)      # validates the stack name before anything changes
+    existing = snapshot(ctx.stack)
+    _check_ports(ctx, existing)
+    phases: dict[str, float] = {}
+    built = False
+    if image is None:
+        on_phase("building the image with the project's DAGs")
+        step = time.monotonic()
+        result = build_image(ctx, on_build_output)
+        image, built = result.image, result.built
+        phases["build"] = time.monotonic() - step
+    have = set(ctx.stack.secrets())
+    created = []
+    for secret in secrets:
+        if secret.name not in have:
+            ctx.stack.create_secret(secret.name, secret.value, {"org.afc.role": secret.role})
+            created.append(secret.name)
+    plan = [("databases", list(INFRA)), ("init", list(INFRA) + ["init"]),
+            ("airflow", [name for name in ctx.spec.services if name != "init"])]
+    with tempfile.TemporaryDirectory(prefix="afc-swarm-") as folder:
+        for phase, names in plan:
+            names = [name for name in names if name in ctx.spec.services]
+            on_phase({"databases": "phase 1/3: Postgres" + (" and Redis" if ctx.spec.celery else ""),
+                      "init": "phase 2/3: init (migrations, admin user)",
+                      "airflow": "phase 3/3: Airflow services"}[phase])
+            step = time.monotonic()
+            since = _utcnow() - dt.timedelta(seconds=2)
+            document = render_stack(ctx.spec, image, secrets, routing_mesh=routing_mesh, services=names)
+            ctx.stack.deploy(_write_phase(Path(folder), phase, document), registry_auth=registry_auth)
+            time.sleep(1.0)   # let the orchestrator take the update before the first look
+            wanted = ctx.wanted(["init"] if phase == "init" else names)
+            outcome = wait_until(lambda: snapshot(ctx.stack), ctx.name, wanted, timeout, since, on_update)
+            if outcome.timed_out or outcome.verdict.failures:
+                raise failure(ctx, outcome, timeout, phase)
+            phases[phase] = time.monotonic() - step
+    removed = tuple(name for name in sorted(set(ctx.stack.secrets()) - {s.name for s in secrets})
+                    if ctx.stack.remove_secret(name))
+    return DeployResult(ctx.spec, ctx.name, image, built, phases, time.monotonic() - began, ctx.spec.url,
+                        ctx.spec.admin_user, f"_AIRFLOW_WWW_USER_PASSWORD in {ctx.project.env_path}",
+                        tuple(deploy_warnings(ctx.spec, routing_mesh)), tuple(created), removed, status(ctx))
+
+
+def build_image(ctx: SwarmContext, on_output: Callable[[str], None] | None = None):
+    """The project's image with dags/ and plugins/ baked in (`afc build`'s machinery; `.env` is left as it
+    is): a BuildResult with `image`, `built` and `seconds`. Unchanged inputs reuse the image."""
+    from . import build
+
+    return build.build(ctx.project, bake_dags=True, switch=False, on_output=on_output or (lambda line: None))
+
+
+def _check_ports(ctx: SwarmContext, existing: Snapshot) -> None:
+    """A first deploy must find its host ports free on this machine (when the engine is local): otherwise the
+    web service would wait for a node forever ("host-mode port already in use")."""
+    if existing.services or engine.docker_endpoint() not in ("", "unix:///var/run/docker.sock"):
+        return
+    from .lifecycle import port_free
+
+    spec = ctx.spec
+    ports = [(spec.port, "AFC_PORT")] + ([(spec.flower_port, "AFC_FLOWER_PORT")] if spec.celery and spec.flower else [])
+    ports += [(p, k) for p, k in ((spec.postgres_port, "AFC_POSTGRES_PORT"), (spec.redis_port, "AFC_REDIS_PORT")) if p]
+    for port, key in ports:
+        if not port_free("0.0.0.0", port):
+            raise EnvironmentProblem(f"port {port} ({key}) is already in use on this machine; the swarm stack "
+                                     f"publishes it on all interfaces",
+                                     hint=f"stop what uses it (the compose stack? `afc down`), or set {key} in .env "
+                                          f"to a free port")
+
+
+# --- status, scale, rm -------------------------------------------------------------------------------------
+
+def status(ctx: SwarmContext) -> SwarmStatus:
+    require_manager()
+    snap = snapshot(ctx.stack)
+    if not snap.services:
+        return SwarmStatus(ctx.spec.project, ctx.name, False, (), False)
+    wanted = {name: replicas for name, replicas in ctx.wanted().items()
+              if any(short_name(ctx.name, s.name) == name for s in snap.services)}
+    current = {short_name(ctx.name, s.name): s.replicas for s in snap.services}
+    wanted = {name: current.get(name, count) for name, count in wanted.items()}   # scaled replicas count
+    table = rows(ctx.name, snap, wanted, _utcnow())
+    return SwarmStatus(ctx.spec.project, ctx.name, True, table, all(row.ok for row in table))
+
+
+@dataclass
+class ScaleResult:
+    stack: str
+    service: str
+    replicas: int
+    elapsed: float
+    configured: int
+
+
+def scale(ctx: SwarmContext, what: str, count: int, timeout: float,
+          on_update: Callable[[Verdict, float], None] = lambda verdict, elapsed: None) -> ScaleResult:
+    if what not in ("workers", "worker"):
+        raise UsageError(f"cannot scale '{what}'", hint="only Celery workers scale: `afc swarm scale workers N`")
+    if not ctx.spec.celery:
+        raise UsageError("this project uses the LocalExecutor: it has no Celery workers to scale",
+                         hint="re-create it with `afc init --force --executor celery` to use workers")
+    if not 1 <= count <= 64:
+        raise UsageError(f"cannot scale workers to {count}", hint="give a number from 1 to 64")
+    require_manager()
+    if not any(short_name(ctx.name, s.name) == "worker" for s in ctx.stack.services()):
+        raise StackError(f"stack '{ctx.name}' is not deployed (no worker service)",
+                         hint="deploy it first with `afc swarm deploy`")
+    began = time.monotonic()
+    since = _utcnow() - dt.timedelta(seconds=2)
+    ctx.stack.scale("worker", count)
+    outcome = wait_until(lambda: snapshot(ctx.stack), ctx.name, {"worker": count}, timeout, since, on_update)
+    if outcome.timed_out or outcome.verdict.failures:
+        raise failure(ctx, outcome, timeout, "scale")
+    return ScaleResult(ctx.name, "worker", count, time.monotonic() - began, ctx.spec.workers)
+
+
+@dataclass
+class RemoveResult:
+    stack: str
+    deployed: bool
+    services: tuple[str, ...]
+    secrets: tuple[str, ...]
+    volumes: tuple[str, ...]
+    kept_volumes: tuple[str, ...]
+    elapsed: float
+
+
+def remove(ctx: SwarmContext, volumes: bool, timeout: float = 120.0, clock: Callable[[], float] = time.monotonic,
+           sleep: Callable[[float], None] = time.sleep) -> RemoveResult:
+    """`docker stack rm`, then wait until its containers and network are gone, remove its secrets and, with
+    `volumes`, its volumes on this node (the database!)."""
+    require_manager()
+    began = clock()
+    services = tuple(short_name(ctx.name, s.name) for s in ctx.stack.services())
+    if services:
+        ctx.stack.remove()
+    while services and (ctx.stack.services() or ctx.stack.containers(running=True) or ctx.stack.networks()):
+        if clock() - began > timeout:
+            raise StackError(f"stack '{ctx.name}' was removed but its containers or network are still there after "
+                             f"{timeout:.0f} s",
+                             hint=f"check `docker ps -a --filter label={engine.SWARM_STACK_LABEL}={ctx.name}` and "
+                                  f"run `afc swarm rm` again")
+        sleep(1.0)
+    ctx.stack.remove_stopped_containers()
+    secrets = tuple(name for name in ctx.stack.secrets() if ctx.stack.remove_secret(name))
+    found = ctx.stack.volumes()
+    removed: list[str] = []
+    if volumes:
+        for name in found:
+            while not ctx.stack.remove_volume(name):
+                if clock() - began > timeout:
+                    raise StackError(f"volume {name} is still in use after {timeout:.0f} s",
+                                     hint="check `docker ps -a` for a container using it, then run "
+                                          "`afc swarm rm --volumes --yes` again")
+                sleep(1.0)
+            removed.append(name)
+    kept = tuple(name for name in found if name not in removed)
+    return RemoveResult(ctx.name, bool(services or secrets or found), services, secrets, tuple(removed), kept,
+                        clock() - began)
