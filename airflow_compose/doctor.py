@@ -379,9 +379,14 @@ def check_project_files(problems: Iterable) -> Result:
     return Result("project-files", FAIL if serious else WARN, first.what + more, first.fix)
 
 
-def check_images(wanted_arch: str, arches: dict[str, str | None]) -> Result:
+def check_images(wanted_arch: str, arches: dict[str, str | None], built: str = "") -> Result:
+    """`built`: the project's image made by `afc build`, which no registry holds."""
     missing = [name for name, arch in arches.items() if arch is None]
     other = [f"{name} ({arch})" for name, arch in arches.items() if arch and arch != wanted_arch]
+    if built in missing:
+        return Result("images", FAIL, f"the project's image {built} (made by `afc build`) is not on this engine, "
+                                      f"and no registry has it",
+                      "run `afc build` to build it again (the same inputs give the same tag)")
     if missing:
         pulls = "; ".join(f"`docker pull {name}`" for name in missing)
         return Result("images", WARN, f"not present locally: {', '.join(missing)}",
@@ -511,7 +516,7 @@ def project_checks(machine: Machine, project: "Project") -> list[Result]:
         try:
             local = engine.inspect_images(list(dict.fromkeys(names)))
             arches = {image.reference: image.platform.split("/")[1] if image.present else None for image in local}
-            results.append(check_images(spec.arch, arches))
+            results.append(check_images(spec.arch, arches, spec.image.text if spec.base else ""))
         except AfcError as error:
             results.append(Result("images", WARN, f"could not inspect the images: {error.message}", error.hint))
     return results
@@ -565,7 +570,14 @@ def blocking_failures(ctx: "Context", containers: list["ContainerState"] | None 
         if arch != machine.details.arch:
             available, how = emulation_available(arch, machine.details)
             results.append(check_arch(arch, machine.details.arch, available, how))
-    return [r for r in results if r.status == FAIL and r.name in BLOCKING]
+    failures = [r for r in results if r.status == FAIL and r.name in BLOCKING]
+    if machine.details is not None and ctx.spec.base is not None:
+        # an image afc built cannot be pulled: say so before compose tries (a missing stock image is pulled)
+        built = ctx.spec.image.text
+        present = engine.inspect_images([built])[0].present
+        failures += [r for r in [check_images(ctx.spec.arch, {built: "" if present else None}, built)]
+                     if r.status == FAIL]
+    return failures
 
 
 def ensure_startable(ctx: "Context", containers: list["ContainerState"] | None = None) -> None:

@@ -171,6 +171,23 @@ def test_an_architecture_the_engine_cannot_run(tmp_path):
     assert found["images"]["status"] == "warn" and f"linux/{other}" in found["images"]["finding"]
 
 
+def test_a_missing_built_image_stops_up_with_the_rebuild_command(tmp_path):
+    folder = make_project(tmp_path, "doc-built", 18514)
+    env = folder / ".env"
+    env.write_text(env.read_text().replace("AIRFLOW_IMAGE_NAME=afc-standin/airflow:2.10.4",
+                                           "AIRFLOW_IMAGE_NAME=doc-built-airflow:000000000000")
+                   .replace("AFC_BASE_IMAGE=", "AFC_BASE_IMAGE=afc-standin/airflow:2.10.4"))
+    found = checks(report(afc("doctor", "--json", project=folder)))
+    assert found["images"]["status"] == "fail" and "afc build" in found["images"]["fix"]
+    up = afc("up", project=folder)
+    assert up.returncode == 4, up.stderr
+    assert "doc-built-airflow:000000000000" in up.stderr and "afc build" in up.stderr
+    assert "pull access denied" not in up.stderr and "Traceback" not in up.stderr
+    started = subprocess.run(["docker", "ps", "-aq", "--filter", "label=com.docker.compose.project=doc-built"],
+                             capture_output=True, text=True).stdout.split()
+    assert not started, "nothing was created"
+
+
 def test_bad_project_settings_are_reported_not_raised(tmp_path):
     folder = make_project(tmp_path, "doc-uid", 18513)
     env = folder / ".env"

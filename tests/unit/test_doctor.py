@@ -262,6 +262,8 @@ def test_images_present_missing_and_other_arch():
     missing = doctor.check_images("amd64", {"a:1": "amd64", "postgres:16": None})
     assert missing.status == WARN and missing.finding == "not present locally: postgres:16"
     assert "`docker pull postgres:16`" in missing.fix and "pulled on `afc up`" in missing.fix
+    gone = doctor.check_images("amd64", {"p-airflow:0123": None, "postgres:16": "amd64"}, built="p-airflow:0123")
+    assert gone.status == doctor.FAIL and "afc build" in gone.fix and "p-airflow:0123" in gone.finding
     other = doctor.check_images("arm64", {"a:1": "amd64"})
     assert other.status == WARN and "a:1 (amd64)" in other.finding and "--platform linux/arm64" in other.fix
 
