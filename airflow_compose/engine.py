@@ -92,13 +92,18 @@ def api_tuple(version: str) -> tuple[int, int]:
         return (0, 0)
 
 
-def engine_info() -> EngineInfo:
-    """Versions of the client, engine, API and compose plugin; raises when the engine is unreachable."""
-    docker = _client()
+def _answered_version(docker: "DockerClient") -> Any:
+    """`docker version` with the engine's part present; raises afc's classified error otherwise."""
     with docker_errors("reach the Docker engine"):
         version = docker.version()
     if version.server is None:
         raise EnvironmentProblem("the Docker engine did not answer", hint="start Docker and check DOCKER_HOST")
+    return version
+
+
+def engine_info() -> EngineInfo:
+    """Versions of the client, engine, API and compose plugin; raises when the engine is unreachable."""
+    version = _answered_version(_client())
     return EngineInfo(client_version=str(version.client.version), server_version=str(version.server.version),
                       api_version=str(version.server.api_version), arch=str(version.server.arch),
                       os=str(version.server.os), compose_version=compose_version())
@@ -472,10 +477,7 @@ def docker_endpoint() -> str:
 def engine_details() -> EngineDetails:
     """Versions, arch and resources of the engine; raises afc's classified error when it cannot be reached."""
     docker = _client()
-    with docker_errors("reach the Docker engine"):
-        version = docker.version()
-    if version.server is None:
-        raise EnvironmentProblem("the Docker engine did not answer", hint="start Docker and check DOCKER_HOST")
+    version = _answered_version(docker)
     with docker_errors("read `docker info`"):
         info = docker.system.info()
     return EngineDetails(
