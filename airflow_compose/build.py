@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import engine, settings, tags
-from .errors import ProjectError, UsageError
+from .errors import ProjectError, StackError, UsageError
 from .project import Project, write_atomically
 
 REQUIREMENTS = "requirements.txt"
@@ -274,7 +274,13 @@ def build(project: Project, *, slim: bool = False, extras: str | None = None, co
     values = project.values()
     plan = plan_build(project, values, slim=slim, extras=extras, constraints=constraints, bake_dags=bake_dags)
     on_plan(plan)
-    base = engine.base_image(plan.base.text)
+    try:
+        base = engine.base_image(plan.base.text)
+    except StackError as error:  # not on this engine and not pullable: say where afc took the name from
+        setting = "AFC_BASE_IMAGE" if values.get("AFC_BASE_IMAGE") else "AIRFLOW_IMAGE_NAME"
+        error.hint = error.hint or (f"the base comes from {setting} in .env: fix it, log in to its registry, "
+                                    f"or `docker load` the image")
+        raise
     dockerfile = render_dockerfile(plan, base.user)
     files = context_files(plan)
     image = image_name(plan.project, content_hash(dockerfile, base.id, files))

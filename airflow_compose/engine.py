@@ -349,18 +349,7 @@ class BaseImage:
 
 def base_image(reference: str) -> BaseImage:
     """Inspect the base image, pulling it first when the engine does not hold it."""
-    from python_on_whales.exceptions import NoSuchImage
-
-    docker = _client()
-    with docker_errors(f"inspect the image {reference}"):
-        try:
-            image = docker.image.inspect(reference)
-        except NoSuchImage:
-            image = None
-    if image is None:
-        with docker_errors(f"pull the base image {reference}"):
-            docker.image.pull(reference, quiet=True)
-            image = docker.image.inspect(reference)
+    image, _pulled = _inspect_or_pull(reference)
     return BaseImage(id=str(image.id), user=str(image.config.user or ""))
 
 
@@ -555,18 +544,22 @@ def exec_from_file(stack: Stack, service: str, command: list[str], source: Any) 
 
 def ensure_image(reference: str) -> bool:
     """Make sure the engine holds an image, pulling it when missing; True when it had to pull."""
+    return _inspect_or_pull(reference)[1]
+
+
+def _inspect_or_pull(reference: str) -> tuple[Any, bool]:
+    """The image as the engine holds it, pulled first when missing; and whether it had to pull."""
     from python_on_whales.exceptions import NoSuchImage
 
     docker = _client()
     with docker_errors(f"inspect the image {reference}"):
         try:
-            docker.image.inspect(reference)
-            return False
+            return docker.image.inspect(reference), False
         except NoSuchImage:
             pass
     with docker_errors(f"pull the image {reference}"):
         docker.image.pull(reference, quiet=True)
-    return True
+        return docker.image.inspect(reference), True
 
 
 # --- swarm ---

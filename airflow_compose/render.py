@@ -88,11 +88,17 @@ def _depends_on(service: str, spec: StackSpec) -> dict[str, dict[str, str]]:
     return {name: {"condition": condition} for name, condition in needs.items()}
 
 
-def _ports(service: str, spec: StackSpec) -> list[str]:
+def published_port(service: str, spec: StackSpec) -> tuple[int, int] | None:
+    """(host port, container port) the service publishes, or None (the compose and swarm stacks alike)."""
     published = {spec.web_service: (spec.port, 8080), "flower": (spec.flower_port, 5555),
                  "postgres": (spec.postgres_port, 5432), "redis": (spec.redis_port, 6379)}
     host_port, container_port = published.get(service, (None, None))
-    return [f"{spec.host}:{host_port}:{container_port}"] if host_port else []
+    return (host_port, container_port) if host_port else None
+
+
+def _ports(service: str, spec: StackSpec) -> list[str]:
+    port = published_port(service, spec)
+    return [f"{spec.host}:{port[0]}:{port[1]}"] if port else []
 
 
 def service(name: str, spec: StackSpec, facts: EngineFacts) -> dict[str, Any]:

@@ -132,12 +132,10 @@ def _healthcheck(name: str, spec: StackSpec) -> dict[str, Any] | None:
 
 
 def _ports(name: str, spec: StackSpec, routing_mesh: bool) -> list[dict[str, Any]]:
-    published = {spec.web_service: (spec.port, 8080), "flower": (spec.flower_port, 5555),
-                 "postgres": (spec.postgres_port, 5432), "redis": (spec.redis_port, 6379)}
-    host_port, container_port = published.get(name, (None, None))
-    if not host_port:
+    port = render.published_port(name, spec)
+    if port is None:
         return []
-    return [{"target": container_port, "published": host_port, "protocol": "tcp",
+    return [{"target": port[1], "published": port[0], "protocol": "tcp",
              "mode": "ingress" if routing_mesh else "host"}]
 
 
@@ -488,8 +486,9 @@ class DeployResult:
 
 
 def deploy_warnings(spec: StackSpec, routing_mesh: bool) -> list[str]:
-    ports = [str(spec.port)] + ([str(spec.flower_port)] if spec.celery and spec.flower else [])
-    ports += [str(p) for p in (spec.postgres_port, spec.redis_port) if p]
+    from .doctor import project_ports
+
+    ports = [str(port) for port, _key, _what in project_ports(spec)]
     where = "every node (routing mesh)" if routing_mesh else "the node running the service"
     notes = []
     if spec.host not in ("0.0.0.0", "::"):
@@ -570,12 +569,10 @@ def _check_ports(ctx: SwarmContext, existing: Snapshot) -> None:
     web service would wait for a node forever ("host-mode port already in use")."""
     if existing.services or engine.docker_endpoint() not in ("", "unix:///var/run/docker.sock"):
         return
+    from .doctor import project_ports
     from .lifecycle import port_free
 
-    spec = ctx.spec
-    ports = [(spec.port, "AFC_PORT")] + ([(spec.flower_port, "AFC_FLOWER_PORT")] if spec.celery and spec.flower else [])
-    ports += [(p, k) for p, k in ((spec.postgres_port, "AFC_POSTGRES_PORT"), (spec.redis_port, "AFC_REDIS_PORT")) if p]
-    for port, key in ports:
+    for port, key, _what in project_ports(ctx.spec):
         if not port_free("0.0.0.0", port):
             raise EnvironmentProblem(f"port {port} ({key}) is already in use on this machine; the swarm stack "
                                      f"publishes it on all interfaces",
