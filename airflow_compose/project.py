@@ -61,11 +61,15 @@ class Project:
             raise ProjectError(f"{self.root} is not an afc project (no {ENV_FILE})",
                                hint="run `afc init` here, or pass --project-dir to a project's folder")
         try:
-            text = self.env_path.read_text()
+            text = self.env_path.read_bytes().decode("utf-8")
         except OSError as error:
             raise ProjectError(f"cannot read {self.env_path}: {error.strerror}",
                                hint="check the file's owner and permissions")
-        values = settings.parse_env_text(text, str(self.env_path))
+        except UnicodeDecodeError as error:
+            line = self.env_path.read_bytes()[:error.start].count(b"\n") + 1
+            raise ProjectError(f"{self.env_path} line {line} is not UTF-8 text",
+                               hint=f"save {ENV_FILE} as UTF-8 (fix or retype line {line})")
+        values = settings.parse_env_text(text, str(self.env_path), self.environ)
         unknown = [k for k in values if k.startswith("AFC_") and k not in settings.BY_NAME]
         if unknown:
             raise ProjectError(f"{self.env_path} has unknown setting(s): {', '.join(unknown)}",
