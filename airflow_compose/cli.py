@@ -99,11 +99,11 @@ def init(
                                               "from before does not know the new ones).")] = False,
 ) -> None:
     """Create a project: dags/, logs/, plugins/, config/, .env (0600, with generated secrets), compose.yaml."""
-    from . import generate, ui
+    from . import generate, inputs, ui
     from .project import Project
 
     folder = directory if directory.is_absolute() else State.project_dir / directory
-    project = Project(folder.resolve())
+    project = Project(inputs.creatable_folder(folder, "DIRECTORY").resolve())
     existing = project.file_values() if force and project.env_path.exists() else {}
     current = existing.get("AFC_BASE_IMAGE") or existing.get("AIRFLOW_IMAGE_NAME")  # --tag keeps its repository
     flags = {"AIRFLOW_IMAGE_NAME": generate.image_flag(tag, image, current), "AFC_ARCH": arch,

@@ -26,6 +26,23 @@ def writable_folder(folder: Path, option: str, create_hint: bool = True) -> Path
     return folder
 
 
+def creatable_folder(folder: Path, option: str) -> Path:
+    """A folder afc may create (with its parents) and write in: its nearest existing ancestor is a writable
+    folder, or it exists and is one."""
+    folder = folder.expanduser()
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing == folder:
+        return writable_folder(folder, option)
+    if not existing.is_dir():
+        raise UsageError(f"{option}: cannot create {folder}: {existing} is a file", hint="choose another folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{option}: cannot create {folder}: {existing} is read-only or not yours",
+                         hint="choose a folder you can write to")
+    return folder
+
+
 def writable_file(path: Path, option: str) -> Path:
     """A file afc may (over)write: its folder exists and is writable, and it is not itself a folder."""
     path = path.expanduser()

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import settings
-from .errors import EnvironmentProblem, ProjectError, UsageError
+from .errors import AfcError, EnvironmentProblem, ProjectError, UsageError
 from .spec import EngineFacts, StackSpec, build_spec, check_combinations, project_name_from
 
 ENV_FILE = ".env"
@@ -158,8 +159,21 @@ class Project:
 
     def spec(self, facts: EngineFacts, flags: dict[str, str] | None = None) -> StackSpec:
         values = self.values(flags)
-        check_combinations(values)
-        return build_spec(values, facts)
+        try:
+            check_combinations(values)
+            return build_spec(values, facts)
+        except UsageError as error:
+            raise self._blame(error, flags) from None
+
+    def _blame(self, error: UsageError, flags: dict[str, str] | None) -> AfcError:
+        """A bad value written in `.env` is the project's (exit 3); one given as a flag or AFC_* variable of
+        the environment stays a usage error (exit 2)."""
+        named = [name for name in settings.BY_NAME if re.search(rf"(?<![A-Z_]){name}(?![A-Z_])", error.message)]
+        given = {k for k, v in (flags or {}).items() if v is not None}
+        given |= {k for k in settings.ENV_OVERRIDABLE if self.environ.get(k)}
+        if not named or any(name in given for name in named):
+            return error
+        return ProjectError(f"{error.message} (in {self.env_path})", hint=error.hint, details=error.details)
 
 
 def find_project(start: Path) -> Project:

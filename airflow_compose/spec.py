@@ -145,8 +145,8 @@ def check_combinations(values: dict[str, str]) -> None:
 
 def build_spec(values: dict[str, str], facts: EngineFacts) -> StackSpec:
     """Validate effective settings into a StackSpec; every error names the variable or flag and the fix."""
-    image = tags.split_image(values["AIRFLOW_IMAGE_NAME"])
-    base = tags.split_image(values["AFC_BASE_IMAGE"]) if values.get("AFC_BASE_IMAGE") else None
+    image = tags.split_image(values["AIRFLOW_IMAGE_NAME"], "AIRFLOW_IMAGE_NAME")
+    base = tags.split_image(values["AFC_BASE_IMAGE"], "AFC_BASE_IMAGE") if values.get("AFC_BASE_IMAGE") else None
     tag = tags.parse_tag((base or image).tag)
     executor = _choice(values, "AFC_EXECUTOR", EXECUTORS, "--executor / AFC_EXECUTOR")
     arch_choice = _choice(values, "AFC_ARCH", ("auto",) + ARCHES, "--arch / AFC_ARCH")

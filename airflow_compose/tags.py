@@ -179,15 +179,16 @@ def _valid_repository(repository: str) -> bool:
     return bool(_PATH.match(repository))
 
 
-def split_image(reference: str) -> ImageRef:
+def split_image(reference: str, what: str = "image") -> ImageRef:
     """An Airflow image reference: it needs a tag (which names the release); a digest may pin it as well."""
-    repository, tag, digest = parse_reference(reference)
+    repository, tag, digest = parse_reference(reference, what)
     if not tag and digest:
-        raise UsageError(f"image '{reference}' is pinned by digest only; afc needs the tag to know the Airflow version",
+        raise UsageError(f"{what} '{reference}' is pinned by digest only; afc needs the tag to know the Airflow "
+                         f"version",
                          hint=f"give both, REPOSITORY:TAG@DIGEST (the tag names the release, the digest pins the "
                               f"image), e.g. {repository}:{DEFAULT_TAG}@{digest}")
     if not tag:
-        raise UsageError(f"image '{reference}' has no tag",
+        raise UsageError(f"{what} '{reference}' has no tag",
                          hint="give REPOSITORY:TAG, e.g. apache/airflow:" + DEFAULT_TAG)
     return ImageRef(repository, tag, digest)
 

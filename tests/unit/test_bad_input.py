@@ -429,12 +429,25 @@ def test_contradicting_init_options_are_refused_and_nothing_is_written(afc, tmp_
     assert not (tmp_path / "p").exists()
 
 
-def test_contradiction_in_env_is_refused_by_every_command(afc, project):
+def test_contradiction_in_env_is_refused_by_every_command_as_the_projects(afc, project):
     set_env_line(project, "AFC_EXECUTOR", "AFC_EXECUTOR=local")
     set_env_line(project, "AFC_REDIS_PORT", "AFC_REDIS_PORT=6380")
     for args in (["config"], ["status"], ["export", "helm"]):
         code, _, err = afc("-C", str(project), *args)
-        assert code == USAGE and "AFC_REDIS_PORT=6380 publishes Redis" in err, args
+        assert code == PROJECT and "AFC_REDIS_PORT=6380 publishes Redis" in err and ".env" in err, args
+    code, _, err = afc("-C", str(project), "config", env={"AFC_REDIS_PORT": "6381"})  # given in the shell
+    assert code == USAGE and "AFC_REDIS_PORT=6381" in err
+
+
+@pytest.mark.parametrize("line, words", [("AFC_WORKERS=many", "AFC_WORKERS='many'"),
+                                         ("AIRFLOW_IMAGE_NAME=apache/airflow", "has no tag"),
+                                         ("AFC_POSTGRES_IMAGE=postgres:16 x", "is not valid")])
+def test_a_bad_value_in_env_is_a_project_error_and_a_bad_flag_a_usage_error(afc, project, line, words):
+    set_env_line(project, line.split("=")[0], line)
+    code, _, err = afc("-C", str(project), "config")
+    assert code == PROJECT and words in err and line.split("=")[0] in err
+    code, _, err = afc("init", str(project), "--force", "--workers", "0")
+    assert code == USAGE
 
 
 def test_config_check_with_output_is_a_contradiction(afc, project, tmp_path):
