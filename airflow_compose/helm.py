@@ -76,6 +76,7 @@ def build_values(spec: StackSpec, release: str = DEFAULT_RELEASE) -> dict[str, A
         "defaultAirflowRepository": spec.image.repository,
         "defaultAirflowTag": spec.image.tag,
         "images": {"airflow": {"repository": spec.image.repository, "tag": spec.image.tag,
+                               **({"digest": spec.image.digest} if spec.image.digest else {}),
                                "pullPolicy": "IfNotPresent"}},
         "executor": "CeleryExecutor" if spec.celery else "LocalExecutor",
         "uid": spec.airflow_uid,

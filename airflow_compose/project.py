@@ -91,6 +91,39 @@ class Project:
                     return line.split(":", 1)[1].strip()
         return project_name_from(self.root.name)
 
+    def settings_from_compose(self) -> dict[str, str]:
+        """What afc's compose.yaml still tells of a project whose `.env` is lost: its image (so a re-render
+        does not silently switch the kept database to another Airflow release), executor, images, arch, port."""
+        import yaml
+
+        from . import tags
+
+        try:
+            services = (yaml.safe_load(self.compose_path.read_text(encoding="utf-8")) or {}).get("services") or {}
+        except (OSError, yaml.YAMLError, AttributeError):
+            return {}
+        found: dict[str, str] = {}
+        image = str((services.get("scheduler") or {}).get("image", ""))
+        try:
+            tags.parse_tag(tags.split_image(image).tag)
+            found["AIRFLOW_IMAGE_NAME"] = image
+        except AfcError:
+            pass  # an image afc built: its base was in .env; the default tag applies unless --tag is given
+        found["AFC_EXECUTOR"] = "celery" if "worker" in services else "local"
+        found["AFC_FLOWER"] = "true" if "flower" in services else "false"
+        for service, key in (("postgres", "AFC_POSTGRES_IMAGE"), ("redis", "AFC_REDIS_IMAGE")):
+            if (services.get(service) or {}).get("image"):
+                found[key] = str(services[service]["image"])
+        platform = str((services.get("scheduler") or {}).get("platform", ""))
+        if platform.startswith("linux/"):
+            found["AFC_ARCH"] = platform.removeprefix("linux/")
+        web = services.get("api-server") or services.get("webserver") or {}
+        ports = web.get("ports") or []
+        match = re.fullmatch(r"(.+):(\d+):\d+", str(ports[0])) if ports else None
+        if match:
+            found["AFC_HOST"], found["AFC_PORT"] = match[1].strip("[]"), match[2]
+        return found
+
     def not_a_project(self) -> ProjectError:
         """Why this folder is no afc project: `.env` lost, another Airflow stack, or nothing at all."""
         if self.rendered_by_afc():
@@ -233,6 +266,7 @@ def init_values(project: Project, flags: dict[str, str], force: bool,
     if not project.env_path.exists() and project.rendered_by_afc():
         if not (force and new_secrets):
             raise project.not_a_project()  # .env lost: say what it held and how to recover
+        existing = project.settings_from_compose()
     elif project.exists() and not force:
         raise ProjectError(f"{project.root} already holds an afc project",
                            hint="run `afc up` to use it, or `afc init --force` to re-render it "

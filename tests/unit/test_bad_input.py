@@ -6,6 +6,7 @@ socket that does not exist, so any command that got as far as the engine would f
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import random
 import shlex
@@ -194,6 +195,18 @@ def test_lost_env_says_what_is_missing_what_is_lost_and_how_to_recover(afc, proj
     assert "name: proj" in (project / "compose.yaml").read_text()
 
 
+def test_recovery_from_a_lost_env_keeps_what_compose_yaml_still_tells(afc, tmp_path):
+    root = tmp_path / "kept"
+    assert afc("init", str(root), "--tag", "2.10.4-python3.11", "--executor", "local", "--port", "8181",
+               "--arch", "arm64")[0] == 0
+    (root / ".env").unlink()
+    code, _, err = afc("init", str(root), "--force", "--new-secrets")
+    assert code == 0, err
+    values = Project(root).file_values()
+    assert values["AIRFLOW_IMAGE_NAME"] == "apache/airflow:2.10.4-python3.11"  # not the default 3.x release
+    assert (values["AFC_EXECUTOR"], values["AFC_PORT"], values["AFC_ARCH"]) == ("local", "8181", "arm64")
+
+
 def test_lost_env_in_a_subfolder_is_not_mistaken_for_a_parent_project(afc, tmp_path):
     assert afc("init", str(tmp_path / "outer"), "--tag", "2.10.4-python3.12")[0] == 0
     assert afc("init", str(tmp_path / "outer" / "inner"), "--tag", "2.10.4-python3.12")[0] == 0
@@ -331,6 +344,11 @@ def _commands():
                 yield path.name, command
 
 
+@functools.lru_cache(maxsize=1)
+def _cli_command():
+    return typer.main.get_command(cli.app)
+
+
 def _parse(command: str) -> None:
     """Parse an `afc …` command line with the real CLI (no command runs); click raises on any mistake."""
     for expression, sample in SAMPLES.items():
@@ -340,7 +358,7 @@ def _parse(command: str) -> None:
     words = [SAMPLES.get(word, word) for word in shlex.split(command)[1:] if word not in ("…", "...")]
     if not words:
         return  # `afc` alone prints the help
-    group = typer.main.get_command(cli.app)
+    group = _cli_command()
     context = group.make_context("afc", list(words))
     while hasattr(group, "resolve_command"):  # a group: its subcommand is parsed in turn
         rest = list(getattr(context, "_protected_args", None) or getattr(context, "protected_args", [])) + context.args
@@ -465,6 +483,9 @@ def test_image_pinned_by_tag_and_digest_is_accepted(afc, tmp_path):
     assert f"image: postgres:16@{DIGEST}" in compose and f"image: redis@{DIGEST}" in compose
     code, out, _ = afc("images", f"apache/airflow:2.10.4-python3.12@{DIGEST}", "--json")
     assert code == 0 and '"2.10.4"' in out
+    code, _, err = afc("-C", str(root), "export", "helm")
+    assert code == 0, err
+    assert f"digest: {DIGEST}" in (root / "helm" / "values.yaml").read_text()  # the chart's images.airflow.digest
 
 
 @pytest.mark.parametrize("flag, image, words", [
@@ -535,6 +556,10 @@ def test_deleted_compose_file_gets_the_fix_not_composes_message(afc, project):
     assert code == PROJECT and "compose.yaml is missing" in out + _
     code, _, err = afc("-C", str(project), "config", "--output", str(project / "compose.yaml"))
     assert code == 0 and (project / "compose.yaml").exists()
+    rendered = (project / "compose.yaml").read_text()
+    (project / "compose.yaml").unlink()
+    code, _, err = afc("-C", str(project), "up")  # renders it again, then finds no engine (exit 4, not 3)
+    assert code == ENVIRONMENT and (project / "compose.yaml").read_text() == rendered
 
 
 def test_every_raised_error_has_a_category():
