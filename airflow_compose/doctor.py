@@ -545,7 +545,8 @@ def diagnose(project_dir: Path) -> Report:
     from .project import find_project
 
     project = find_project(project_dir)
-    inside = project.exists()
+    # another Airflow stack's folder (the docker-compose quick start) gets the machine's checks only
+    inside = project.exists() and (project.rendered_by_afc() or project.quickstart_file() is None)
     machine = Machine.probe()
     results = machine_checks(machine, project.root if inside else None)
     if inside:

@@ -194,8 +194,9 @@ def split_image(reference: str, what: str = "image") -> ImageRef:
 
 
 def check_service_image(reference: str, setting: str) -> str:
-    """A Postgres or Redis image: any valid reference (a missing tag means latest, a digest alone is fine)."""
+    """Any valid image reference (Postgres, Redis, a swarm --image): a missing tag means latest, a digest
+    alone is fine."""
     if not reference.strip():
         raise UsageError(f"{setting} is empty", hint=f"set {setting} to an image, e.g. postgres:16")
-    parse_reference(reference, f"{setting} image")
+    parse_reference(reference, setting)
     return reference.strip()

@@ -568,3 +568,29 @@ def test_every_raised_error_has_a_category():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "AfcError":
                 assert any(k.arg == "exit_code" for k in node.keywords), f"{path.name}:{node.lineno}"
+
+
+def test_swarm_image_may_be_pinned_by_digest_alone(afc, project):
+    code, out, err = afc("-C", str(project), "swarm", "config", "--image", f"registry.example.com/team/airflow@{DIGEST}")
+    assert code == 0, err
+    assert f"image: registry.example.com/team/airflow@{DIGEST}" in out
+    code, _, err = afc("-C", str(project), "swarm", "config", "--image", "Team/Airflow:1")
+    assert code == USAGE and "--image" in err
+
+
+def test_init_into_a_file_is_a_usage_error(afc, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    code, _, err = afc("init", str(tmp_path / "afile"))
+    assert code == USAGE and "is a file" in err
+    code, _, err = afc("init", str(tmp_path / "afile" / "sub"))
+    assert code == USAGE and "is a file" in err
+
+
+def test_doctor_in_a_quick_start_folder_checks_only_the_machine(afc, tmp_path):
+    import json
+
+    (tmp_path / "docker-compose.yaml").write_text(QUICKSTART)
+    (tmp_path / ".env").write_text("AIRFLOW_UID=50000\n")
+    _, out, _ = afc("-C", str(tmp_path), "doctor", "--json")
+    report = json.loads(out)
+    assert report["project"] is None and not any(c["name"] == "project-files" for c in report["checks"])
