@@ -141,6 +141,10 @@ def build_spec(values: dict[str, str], facts: EngineFacts) -> StackSpec:
             f"the slim image '{image.text}' lacks the providers this stack needs ({needed})",
             hint=f"use the regular tag '{tag.variant(slim=False)}'; to run on the slim one, then run "
                  f"`afc build --slim`, which builds on it with those providers added")
+    missing = tuple(p for p in tags.STACK_PROVIDERS[tag.major] if p not in tag.providers)
+    if missing and not tag.slim and base is None:
+        reason, fix = tags.missing_provider_problem(tag, missing)
+        raise UsageError(f"{reason} (image '{image.text}')", hint=fix)
     host = values.get("AFC_HOST", "127.0.0.1")
     try:
         ipaddress.ip_address(host)
