@@ -118,7 +118,9 @@ def service(name: str, spec: StackSpec, facts: EngineFacts) -> dict[str, Any]:
         if name == "init":
             out["environment"]["_AIRFLOW_WWW_USER_USERNAME"] = spec.admin_user
     out["platform"] = f"linux/{spec.arch}"
-    if "command" in block:
+    if block.get("init_script"):
+        out["command"] = ["python", "-c", blocks()["init_script"]]
+    elif "command" in block:
         out["command"] = block["command"]
     if name == "worker":
         out["deploy"] = {"replicas": spec.workers}

@@ -159,7 +159,7 @@ def afc_project(work: Path, name: str, version: str, port: int, *extra: str) -> 
     if folder.exists():
         shutil.rmtree(folder)
     CLEANUP[name] = folder
-    run(AFC + ["init", str(folder), "--image", f"afc-standin/airflow:{version}", *STANDIN, "--port", str(port),
+    run(AFC + ["init", str(folder), "--image", f"afc-standin/airflow:{version}-python3.11", *STANDIN, "--port", str(port),
                *extra])
     return folder
 

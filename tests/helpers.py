@@ -15,7 +15,7 @@ STANDIN = {
 
 
 def standin_flags(version: str) -> list[str]:
-    return ["--image", f"afc-standin/airflow:{version}", "--postgres-image", STANDIN["postgres"],
+    return ["--image", f"afc-standin/airflow:{version}-python3.11", "--postgres-image", STANDIN["postgres"],
             "--redis-image", STANDIN["redis"]]
 
 

@@ -184,16 +184,16 @@ def run_afc(*args):
 
 def test_built_projects_upgrade_by_rebuilding_and_init_force_tag_drops_the_base(tmp_path):
     root = tmp_path / "bp"
-    assert run_afc("init", str(root), "--image", "afc-standin/airflow:2.10.4").returncode == 0
+    assert run_afc("init", str(root), "--image", "afc-standin/airflow:2.10.4-python3.11").returncode == 0
     env = root / ".env"
-    env.write_text(env.read_text().replace("AIRFLOW_IMAGE_NAME=afc-standin/airflow:2.10.4",
+    env.write_text(env.read_text().replace("AIRFLOW_IMAGE_NAME=afc-standin/airflow:2.10.4-python3.11",
                                            "AIRFLOW_IMAGE_NAME=bp-airflow:0123456789ab")
-                   .replace("AFC_BASE_IMAGE=", "AFC_BASE_IMAGE=afc-standin/airflow:2.10.4"))
+                   .replace("AFC_BASE_IMAGE=", "AFC_BASE_IMAGE=afc-standin/airflow:2.10.4-python3.11"))
     refused = run_afc("--project-dir", str(root), "upgrade", "--to", "2.11.2", "--yes")
     assert refused.returncode == 2 and "built by `afc build`" in refused.stderr and "AFC_BASE_IMAGE" in refused.stderr
     assert "Traceback" not in refused.stderr
     forced = run_afc("init", str(root), "--force", "--tag", "2.11.2")
     assert forced.returncode == 0, forced.stderr
     text = env.read_text()
-    assert "AIRFLOW_IMAGE_NAME=afc-standin/airflow:2.11.2" in text, "--tag keeps the base's repository"
+    assert "AIRFLOW_IMAGE_NAME=afc-standin/airflow:2.11.2-python3.11" in text, "--tag keeps the base's repository"
     assert "AFC_BASE_IMAGE=\n" in text or "AFC_BASE_IMAGE" not in text

@@ -65,7 +65,7 @@ def test_slim_variant_has_no_providers_and_regular_has_the_stacks():
 @pytest.mark.parametrize("ref, repo, tag", [
     ("apache/airflow:2.10.4", "apache/airflow", "2.10.4"),
     ("registry.local:5000/mirror/airflow:3.3.2-python3.12", "registry.local:5000/mirror/airflow", "3.3.2-python3.12"),
-    ("afc-standin/airflow:3.3.2", "afc-standin/airflow", "3.3.2"),
+    ("afc-standin/airflow:3.3.2-python3.11", "afc-standin/airflow", "3.3.2"),
 ])
 def test_split_image(ref, repo, tag):
     assert tags.split_image(ref) == tags.ImageRef(repo, tag)
