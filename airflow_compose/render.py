@@ -132,8 +132,8 @@ def service(name: str, spec: StackSpec, facts: EngineFacts) -> dict[str, Any]:
         out["ports"] = ports
     if airflow:
         out["volumes"] = list(blocks()["airflow_volumes"])
-    elif "volumes" in block:
-        out["volumes"] = block["volumes"]
+    elif name == "postgres":
+        out["volumes"] = [f"postgres-data:{spec.postgres_data_mount}"]
     depends = _depends_on(name, spec)
     if depends:
         out["depends_on"] = depends
