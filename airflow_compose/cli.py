@@ -304,8 +304,11 @@ def build(
                                                        "comma-separated, e.g. amazon,http.",
                                                        show_default=False)] = None,
     constraints: Annotated[Optional[str], typer.Option("--constraints", help="pip constraints: a file or URL "
-                                                       "(default: constraints.txt in the project, if any).",
+                                                       "(default: constraints.txt in the project if any, else the "
+                                                       "base image's own /home/airflow/constraints.txt).",
                                                        show_default=False)] = None,
+    no_constraints: Annotated[bool, typer.Option("--no-constraints", help="Install without any constraints "
+                                                 "(pip resolves today's newest versions).")] = False,
 ) -> None:
     """Build the project's image from requirements.txt, packages.txt, wheels/ and extras, and switch to it.
 
@@ -315,6 +318,7 @@ def build(
 
     project = _project()
     result = build_module.build(project, slim=slim, extras=with_extras, constraints=constraints,
+                                no_constraints=no_constraints,
                                 on_output=ui.build_line, on_plan=ui.show_build_plan)
     ui.show_build(result)
 

@@ -192,8 +192,33 @@ def test_built_projects_upgrade_by_rebuilding_and_init_force_tag_drops_the_base(
     refused = run_afc("--project-dir", str(root), "upgrade", "--to", "2.11.2", "--yes")
     assert refused.returncode == 2 and "built by `afc build`" in refused.stderr and "AFC_BASE_IMAGE" in refused.stderr
     assert "Traceback" not in refused.stderr
-    forced = run_afc("init", str(root), "--force", "--tag", "2.11.2")
+    forced = run_afc("init", str(root), "--force", "--tag", "2.11.2-python3.11")
     assert forced.returncode == 0, forced.stderr
     text = env.read_text()
     assert "AIRFLOW_IMAGE_NAME=afc-standin/airflow:2.11.2-python3.11" in text, "--tag keeps the base's repository"
     assert "AFC_BASE_IMAGE=\n" in text or "AFC_BASE_IMAGE" not in text
+
+
+def test_the_base_images_own_constraints_by_default(tmp_path):
+    project, values = make_project(tmp_path)
+    (project.root / "requirements.txt").write_text("toolz==1.0.0\n")
+    default = plan(project, values)
+    assert default.image_constraints and not default.constraints
+    assert f"--constraint {build.IMAGE_CONSTRAINTS} " in build.render_dockerfile(default, "airflow")
+    slim = plan(project, values, slim=True)
+    assert slim.image_constraints and "--constraint /home/airflow/constraints.txt" in build.render_dockerfile(slim, "airflow")
+    none = plan(project, values, no_constraints=True)
+    assert not none.image_constraints and "--constraint" not in build.render_dockerfile(none, "airflow")
+    given = plan(project, values, constraints="https://example.org/c.txt")
+    assert not given.image_constraints and build.IMAGE_CONSTRAINTS not in build.render_dockerfile(given, "airflow")
+    (project.root / "constraints.txt").write_text("toolz==1.0.0\n")
+    assert not plan(project, values).image_constraints, "the project's own constraints.txt wins"
+    with pytest.raises(UsageError) as both:
+        plan(project, values, constraints="constraints.txt", no_constraints=True)
+    assert "--no-constraints" in both.value.message
+
+
+def test_images_before_2_9_carry_no_constraints_file(tmp_path):
+    project, values = make_project(tmp_path, image="apache/airflow:2.8.4-python3.11")
+    (project.root / "requirements.txt").write_text("toolz==1.0.0\n")
+    assert not plan(project, values).image_constraints
