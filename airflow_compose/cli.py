@@ -506,10 +506,11 @@ def doctor(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.
     raise typer.Exit(ui.show_doctor(checks.diagnose(State.project_dir), as_json))
 
 
-def main() -> None:
-    """Entry point: run the app, turning AfcError into a message and an exit code (no traceback)."""
+def main(argv: Optional[list[str]] = None) -> None:
+    """Entry point: run the app on `argv` (default: the process's arguments), turning AfcError into a message
+    and an exit code (no traceback)."""
     try:
-        code = app(prog_name="afc", standalone_mode=False)
+        code = app(args=argv, prog_name="afc", standalone_mode=False)
         sys.exit(code or 0)
     except AfcError as error:
         if State.debug:

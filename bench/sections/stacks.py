@@ -1,0 +1,173 @@
+"""2.–5. Whole stacks, afc against plain Docker Compose: cold time to healthy, warm re-up, restart with data and
+footprint, per Airflow version, afc and baseline runs alternating; and a LocalExecutor stack's footprint."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..core import AFC, Bench, Row, Series, log, run, section
+from ..stack_tools import (afc_project, afc_up, base_up, baseline_project, compose, footprint, footprint_note,
+                           remove, web_service)
+
+FIRST_PORT = 18300  # each version takes ten ports from here on
+
+
+@dataclass
+class StackSeries:
+    cold_afc: Series = field(default_factory=Series)
+    cold_base: Series = field(default_factory=Series)
+    warm_afc: Series = field(default_factory=Series)
+    warm_base: Series = field(default_factory=Series)
+    down_afc: Series = field(default_factory=Series)
+    down_base: Series = field(default_factory=Series)
+    up_afc: Series = field(default_factory=Series)
+    up_base: Series = field(default_factory=Series)
+    mem_afc: Series = field(default_factory=Series)
+    mem_base: Series = field(default_factory=Series)
+    footprints: dict[str, tuple] = field(default_factory=dict)
+
+
+@section("cold", "warm", "restart", "footprint", title="Airflow stacks", how=(
+    "**Cold time to healthy**: `afc up` on a fresh project (`afc init` with the stand-in images; images present, "
+    "no volumes) until it returns with every service healthy. Baseline: afc's rendered compose.yaml copied to a "
+    "separate project with only the health checks changed to the official docker-compose.yaml's timings "
+    "(interval 30s, timeout 10s, retries 5, start_period 30s, no start_interval) and afc's start-up wrapper "
+    "removed (each service keeps its real check: pg_isready, redis-cli ping, curl of the health endpoint, "
+    "celery inspect ping, the job heartbeat query), started with `docker compose up -d --wait`. Each run starts "
+    "from nothing and ends with `down --volumes`.",
+    "**Warm re-up** (first version, first run): on afc's running, healthy stack, `afc up` then `docker compose "
+    "up -d --wait` with the same files, project name and directory (nothing is recreated), three times. "
+    "Plain compose starts the exited one-shot `init` service again (migrations check, admin user) and `--wait` "
+    "waits for it and the services that depend on it; afc sees every service already healthy and returns.",
+    "**Restart with data** (first version, first run only: time budget): `afc down` (volume kept) then "
+    "`afc up`; baseline `docker compose down` then `docker compose up -d --wait` on the baseline file. Postgres "
+    "keeps its data, so `init`'s migration is a no-op in both.",
+    "**Footprint**: `docker stats --no-stream` memory summed over the stack's containers right after it became "
+    "healthy (first run), with the processes counted by `docker top` in the webserver/api-server container.",
+))
+def stacks(bench: Bench) -> None:
+    """Every version in turn, each with its share of the time left; warm re-up and restart on the first only."""
+    versions = bench.versions
+    for n, version in enumerate(versions):
+        extra = bench.selected & ({"warm", "restart"} if n == 0 else set())
+        extra |= bench.selected & {"footprint"}
+        if "cold" not in bench.selected and not extra:
+            continue
+        reserve = 240 * ("footprint" in bench.selected) + 120 * ("logs" in bench.selected)
+        # the first version also does warm re-up and restart (~5 min on a busy machine)
+        extras = 300 * bool(extra & {"warm", "restart"})
+        share = (bench.deadline - reserve - time.monotonic() - extras) / (len(versions) - n) + extras
+        bench.guarded(f"Airflow {version} stacks", version_stacks, bench, version,
+                      (bench.selected & {"cold"}) | extra, FIRST_PORT + 10 * n, share)
+        bench.load(f"after Airflow {version}")
+
+
+def version_stacks(bench: Bench, version: str, parts: set[str], port: int, share: float) -> None:
+    """Cold start (and, when asked, warm re-up, restart with data and footprint), afc and baseline alternately.
+
+    A further afc+baseline pair of runs starts only if it is expected to end within `share` seconds from now
+    (the pairs stay complete, so the alternation holds)."""
+    began = time.monotonic()
+    extra_time = 0.0  # spent on warm, restart and footprint (first run only)
+    tag = version.replace(".", "")
+    web = web_service(version)
+    a_name, b_name = f"bench-afc-{tag}", f"bench-base-{tag}"
+    s = StackSeries()
+    try:
+        for i in range(bench.stack_runs):
+            spent = time.monotonic() - began
+            if i and spent + (spent - extra_time) / i > share:
+                bench.note(f"Airflow {version}: {i} of {bench.stack_runs} runs, stopped by the time budget "
+                           "(`--budget`).")
+                break
+            # afc: a fresh project (images present, no volumes), `afc up` until healthy.
+            a = afc_project(bench.work, a_name, version, port)
+            b = baseline_project(a, bench.work, b_name, port + 1)
+            log(f"{version} run {i + 1}/{bench.stack_runs}: afc up (cold)")
+            s.cold_afc.add(afc_up(a))
+            log(f"  afc cold: {s.cold_afc.values[-1]:.1f}s")
+            extra_time += afc_first_run_extras(s, a_name, a, web, parts) if i == 0 else 0.0
+            remove(a_name)
+            # baseline: plain compose with the official timings.
+            log(f"{version} run {i + 1}/{bench.stack_runs}: docker compose up --wait (cold, official timings)")
+            s.cold_base.add(base_up(b_name, b))
+            log(f"  baseline cold: {s.cold_base.values[-1]:.1f}s")
+            extra_time += baseline_first_run_extras(s, b_name, b, web, parts) if i == 0 else 0.0
+            remove(b_name)
+    finally:
+        add_rows(bench, version, web, parts, s)
+
+
+def afc_first_run_extras(s: StackSeries, name: str, folder: Path, web: str, parts: set[str]) -> float:
+    """Footprint, warm re-up and restart on afc's healthy stack; the seconds they took."""
+    start = time.monotonic()
+    if "footprint" in parts:
+        s.footprints["afc"] = footprint(name, web)
+        s.mem_afc.add(s.footprints["afc"][0])
+    if "warm" in parts:
+        for _ in range(3):  # same running stack, same file: afc up, then plain compose up --wait
+            s.warm_afc.add(afc_up(folder))
+            s.warm_base.add(base_up(name, folder))
+        log(f"  warm afc {s.warm_afc.values} compose {s.warm_base.values}")
+    if "restart" in parts:
+        s.down_afc.add(run(AFC + ["--project-dir", str(folder), "down"])[0])
+        s.up_afc.add(afc_up(folder))
+        log(f"  restart afc: down {s.down_afc.values[-1]:.1f}s up {s.up_afc.values[-1]:.1f}s")
+    return time.monotonic() - start
+
+
+def baseline_first_run_extras(s: StackSeries, name: str, folder: Path, web: str, parts: set[str]) -> float:
+    """Footprint and restart on the baseline's healthy stack; the seconds they took."""
+    start = time.monotonic()
+    if "footprint" in parts:
+        s.footprints["base"] = footprint(name, web)
+        s.mem_base.add(s.footprints["base"][0])
+    if "restart" in parts:
+        s.down_base.add(run(compose(name, folder, "down"))[0])
+        s.up_base.add(base_up(name, folder))
+        log(f"  restart baseline: down {s.down_base.values[-1]:.1f}s up {s.up_base.values[-1]:.1f}s")
+    return time.monotonic() - start
+
+
+def add_rows(bench: Bench, version: str, web: str, parts: set[str], s: StackSeries) -> None:
+    label = f"Airflow {version} Celery"
+    if "cold" in parts:
+        bench.add(Row("2. Cold time to healthy", f"{label}: fresh project to all healthy", s.cold_afc, s.cold_base,
+                      "`docker compose up -d --wait`, official health timings", target=0.5))
+    if "warm" in parts:
+        bench.add(Row("3. Warm re-up", f"{label}: `afc up` on the running, unchanged stack", s.warm_afc,
+                      s.warm_base, "`docker compose up -d --wait`, same file", target=1.2,
+                      note="target also: a few seconds"))
+    if "restart" in parts:
+        total_a = Series([d + u for d, u in zip(s.down_afc.values, s.up_afc.values)])
+        total_b = Series([d + u for d, u in zip(s.down_base.values, s.up_base.values)])
+        bench.add(Row("4. Restart with data", f"{label}: `afc down` + `afc up` (DB kept)", total_a, total_b,
+                      "compose down + up --wait of the baseline file"))
+        bench.add(Row("4. Restart with data", f"{label}: of which `up`", s.up_afc, s.up_base,
+                      "compose up --wait"))
+    if s.footprints:
+        _total, per, processes, servers = s.footprints["afc"]
+        row = Row("5. Footprint", f"{label}: memory of all containers once healthy", s.mem_afc, s.mem_base,
+                  "same services, baseline file", "MiB", 0,
+                  note="afc per container (MiB): " + footprint_note(per, web, processes, servers))
+        if "base" in s.footprints:
+            row.note += f" (baseline: {s.footprints['base'][2]} / {s.footprints['base'][3]})"
+        bench.add(row)
+
+
+@section("footprint", title="LocalExecutor footprint")
+def local_footprint(bench: Bench) -> None:
+    """The memory of a LocalExecutor stack of the last version, once healthy (afc only)."""
+    version = bench.versions[-1]
+    name = f"bench-local-{version.replace('.', '')}"
+    folder = afc_project(bench.work, name, version, 18340, "--executor", "local")
+    log(f"{version} LocalExecutor: afc up")
+    elapsed = afc_up(folder)
+    web = web_service(version)
+    total, per, processes, servers = footprint(name, web)
+    remove(name)
+    bench.add(Row("5. Footprint", f"Airflow {version} Local: memory of all containers once healthy",
+                  Series([total]), unit="MiB", digits=0,
+                  note="per container (MiB): " + footprint_note(per, web, processes, servers)
+                  + f"; cold up took {elapsed:.0f}s"))
