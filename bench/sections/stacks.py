@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from ..core import AFC, Bench, Row, Series, log, run, section
@@ -24,14 +25,21 @@ class Side:
     memory: Series = field(default_factory=Series)
     footprint: tuple | None = None  # total MiB, MiB per container, processes, web worker processes
 
-    def measure_footprint(self, name: str, web: str) -> None:
-        self.footprint = footprint(name, web)
-        self.memory.add(self.footprint[0])
-
-    def measure_restart(self, down: list[str], up: Callable[[], float]) -> None:
-        self.down.add(run(down)[0])
-        self.up.add(up())
-        log(f"  restart {self.label}: down {self.down.values[-1]:.1f}s up {self.up.values[-1]:.1f}s")
+    def first_run_extras(self, name: str, web: str, parts: set[str], down: list[str], up: Callable[[], float],
+                         warm: Callable[[], None] | None = None) -> float:
+        """Footprint, warm re-up (`warm`, when given) and restart on this side's healthy stack; the seconds
+        they took."""
+        start = time.monotonic()
+        if "footprint" in parts:
+            self.footprint = footprint(name, web)
+            self.memory.add(self.footprint[0])
+        if "warm" in parts and warm is not None:
+            warm()
+        if "restart" in parts:
+            self.down.add(run(down)[0])
+            self.up.add(up())
+            log(f"  restart {self.label}: down {self.down.values[-1]:.1f}s up {self.up.values[-1]:.1f}s")
+        return time.monotonic() - start
 
 
 @section("cold", "warm", "restart", "footprint", title="Airflow stacks", how=(
@@ -94,32 +102,27 @@ def version_stacks(bench: Bench, version: str, parts: set[str], port: int, share
             afc.cold.add(afc_up(a))
             log(f"  afc cold: {afc.cold.values[-1]:.1f}s")
             if i == 0:
-                t_extra = time.monotonic()
-                if "footprint" in parts:
-                    afc.measure_footprint(a_name, web)
-                if "warm" in parts:
-                    for _ in range(3):  # same running stack, same file: afc up, then plain compose up --wait
-                        afc.warm.add(afc_up(a))
-                        base.warm.add(base_up(a_name, a))
-                    log(f"  warm afc {afc.warm.values} compose {base.warm.values}")
-                if "restart" in parts:
-                    afc.measure_restart(AFC + ["--project-dir", str(a), "down"], lambda: afc_up(a))
-                extra_time += time.monotonic() - t_extra
+                extra_time += afc.first_run_extras(a_name, web, parts, AFC + ["--project-dir", str(a), "down"],
+                                                   lambda: afc_up(a), warm=lambda: warm_up(afc, base, a_name, a))
             remove(a_name)
             # baseline: plain compose with the official timings.
             log(f"{version} run {i + 1}/{bench.stack_runs}: docker compose up --wait (cold, official timings)")
             base.cold.add(base_up(b_name, b))
             log(f"  baseline cold: {base.cold.values[-1]:.1f}s")
             if i == 0:
-                t_extra = time.monotonic()
-                if "footprint" in parts:
-                    base.measure_footprint(b_name, web)
-                if "restart" in parts:
-                    base.measure_restart(compose(b_name, b, "down"), lambda: base_up(b_name, b))
-                extra_time += time.monotonic() - t_extra
+                extra_time += base.first_run_extras(b_name, web, parts, compose(b_name, b, "down"),
+                                                    lambda: base_up(b_name, b))
             remove(b_name)
     finally:
         add_rows(bench, f"Airflow {version} Celery", web, parts, afc, base)
+
+
+def warm_up(afc: Side, base: Side, name: str, folder: Path) -> None:
+    """On afc's running stack, with the same file: `afc up`, then plain `compose up --wait`, three times."""
+    for _ in range(3):
+        afc.warm.add(afc_up(folder))
+        base.warm.add(base_up(name, folder))
+    log(f"  warm afc {afc.warm.values} compose {base.warm.values}")
 
 
 def add_rows(bench: Bench, label: str, web: str, parts: set[str], afc: Side, base: Side) -> None:
