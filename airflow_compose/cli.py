@@ -406,7 +406,7 @@ def swarm_deploy(image: SwarmImage = None, routing_mesh: RoutingMesh = False,
     from . import swarm, tags, ui
 
     ctx = _swarm_ctx(engine_facts=True)
-    image = tags.check_service_image(image, "--image") if image is not None else None
+    image = tags.pinned_reference(image) if image is not None else None
     with ui.SwarmLive(f"deploying {ctx.name}") as live:
         result = swarm.deploy(ctx, timeout=timeout, image=image, routing_mesh=routing_mesh,
                               registry_auth=registry_auth, on_update=live.update, on_phase=live.phase,
@@ -464,7 +464,7 @@ def swarm_config(image: SwarmImage = None, routing_mesh: RoutingMesh = False) ->
     """Print the swarm stack file (secrets by name only; `afc swarm deploy` creates them and deploys in phases)."""
     from . import swarm, tags, ui
 
-    ui.data(swarm.config_text(_swarm_ctx(engine_facts=True), tags.check_service_image(image, "--image") if image is not None else None,
+    ui.data(swarm.config_text(_swarm_ctx(engine_facts=True), tags.pinned_reference(image) if image is not None else None,
                               routing_mesh))
 
 

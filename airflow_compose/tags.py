@@ -238,3 +238,13 @@ def check_service_image(reference: str, setting: str) -> str:
         raise UsageError(f"{setting} is empty", hint=f"set {setting} to an image, e.g. postgres:16")
     parse_reference(reference, setting)
     return reference.strip()
+
+
+def pinned_reference(reference: str, what: str = "image") -> str:
+    """An image to deploy as given (swarm --image): a tag or a digest, or both; never an implicit latest."""
+    repository, tag, digest = parse_reference(reference, what)
+    if not tag and not digest:
+        raise UsageError(f"{what} '{reference}' has no tag",
+                         hint=f"give REPOSITORY:TAG or REPOSITORY@DIGEST, e.g. {repository}:1 or {repository}@"
+                              f"{EXAMPLE_DIGEST}")
+    return reference.strip()

@@ -331,7 +331,7 @@ def _string_texts(tree: ast.AST):
 # Sample values for the expressions and placeholders hints put in their commands.
 SAMPLES = {"{project.compose_path}": "/tmp/p/compose.yaml", "{engine_arch}": "arm64", "{flag}": " --port",
            "{port + 1}": "8081", "{command}": "backup", "{target.tag}": "2.11.2", "{failing[0]}": "scheduler",
-           "{path}": "/tmp/x.dump", "{name}": "demo", "{folder}": "/tmp", "{tag}": "2.10.4",
+           "{path}": "/tmp/x.dump", "{','.join(missing)}": "amazon,http", "{name}": "demo", "{folder}": "/tmp", "{tag}": "2.10.4",
            "N": "3", "TAG": "2.10.4", "FILE": "x.dump", "DIR": "/tmp", "REPO:TAG": "apache/airflow:2.10.4"}
 
 
@@ -575,7 +575,9 @@ def test_swarm_image_may_be_pinned_by_digest_alone(afc, project):
     assert code == 0, err
     assert f"image: registry.example.com/team/airflow@{DIGEST}" in out
     code, _, err = afc("-C", str(project), "swarm", "config", "--image", "Team/Airflow:1")
-    assert code == USAGE and "--image" in err
+    assert code == USAGE and "'Team/Airflow' is not valid" in err
+    code, _, err = afc("-C", str(project), "swarm", "config", "--image", "team/airflow")
+    assert code == USAGE and "has no tag" in err and "@sha256:" in err
 
 
 def test_init_into_a_file_is_a_usage_error(afc, tmp_path):
