@@ -1,13 +1,12 @@
 """Bad input, second round (issue 14): every input checked the way compose and docker read it, at the
 boundary of the command: the bad value named, the fix given, the right exit code, nothing written.
 
-The CLI runs in-process through `cli.main()` (the real error handling, no subprocess); Docker is pointed at a
-socket that does not exist, so any command that got as far as the engine would fail with exit 4."""
+The CLI runs in-process through `cli.main()` (the real error handling, no subprocess) with no Docker engine
+reachable, so any command that got as far as the engine would fail with exit 4."""
 from __future__ import annotations
 
 import ast
 import functools
-import os
 import random
 import shlex
 import stat
@@ -19,30 +18,19 @@ import typer
 from airflow_compose import build, cli, dotenv, engine, inputs, settings, tags
 from airflow_compose.errors import ENVIRONMENT, PROJECT, USAGE, AfcError, EnvironmentProblem, ProjectError
 from airflow_compose.project import Project
+from tests.helpers import run_afc
 
 PACKAGE = Path(cli.__file__).parent
 DIGEST = "sha256:" + "ab" * 32
 
 
 @pytest.fixture
-def afc(monkeypatch, capsys):
-    """Run `afc ARGS` in-process: (exit code, stdout, stderr)."""
-    for name in list(os.environ):
-        if name.startswith("AFC_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/afc-test.sock")
-    monkeypatch.setenv("NO_COLOR", "1")
-
+def afc():
+    """Run `afc ARGS` in-process through `cli.main` (tests.helpers.run_afc): (exit code, stdout, stderr)."""
     def run(*args: str, env: dict[str, str] | None = None):
-        for key, value in (env or {}).items():
-            monkeypatch.setenv(key, value)
-        monkeypatch.setattr("sys.argv", ["afc", *args])
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as done:
-            cli.main()
-        out, err = capsys.readouterr()
-        assert "Traceback" not in err
-        return done.value.code, out, err
+        ran = run_afc(*args, env=env)
+        assert "Traceback" not in ran.stderr
+        return ran.returncode, ran.stdout, ran.stderr
     return run
 
 
