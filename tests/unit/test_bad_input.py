@@ -584,3 +584,18 @@ def test_doctor_in_a_quick_start_folder_checks_only_the_machine(afc, tmp_path):
     _, out, _ = afc("-C", str(tmp_path), "doctor", "--json")
     report = json.loads(out)
     assert report["project"] is None and not any(c["name"] == "project-files" for c in report["checks"])
+
+
+def test_every_setting_named_in_a_message_exists():
+    """A hint telling to set AFC_SOMETHING names a variable afc reads (a setting of .env, or AFC_TAG, AFC_IMAGE,
+    AFC_PROJECT_DIR of the environment)."""
+    import re
+
+    known = set(settings.BY_NAME) | {"AFC_TAG", "AFC_IMAGE", "AFC_PROJECT_DIR"}
+    named = set()
+    for path in sorted(PACKAGE.glob("*.py")):
+        for text in _string_texts(ast.parse(path.read_text())):
+            if " " in text:  # a sentence, not an identifier
+                named |= set(re.findall(r"\bAFC_[A-Z_]*[A-Z]\b", text))
+    assert {"AFC_WORKERS", "AFC_BASE_IMAGE", "AFC_REDIS_PORT"} <= named  # the extraction itself works
+    assert not named - known, named - known
