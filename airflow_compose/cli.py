@@ -92,6 +92,10 @@ def init(
     examples: Annotated[Optional[bool], typer.Option("--examples/--no-examples", envvar="AFC_EXAMPLES",
                                                      help="Load Airflow's example DAGs. [default: no]",
                                                      show_default=False)] = None,
+    lite: Annotated[Optional[bool], typer.Option("--lite/--no-lite", envvar="AFC_LITE", show_default=False,
+                                                 help="One Airflow container on SQLite in a named volume, no "
+                                                      "Postgres or Redis: for small machines and trying Airflow "
+                                                      "out. [default: no]")] = None,
     force: Annotated[bool, typer.Option("--force", help="Re-render an existing project (keeps its secrets, "
                                         "DAGs, logs and data).")] = False,
 ) -> None:
@@ -107,7 +111,11 @@ def init(
              "AFC_BASE_IMAGE": "" if tag or image else None,  # a new stock image replaces an afc-built one
              "AFC_EXECUTOR": executor, "AFC_WORKERS": _str(workers), "AFC_PORT": _str(port), "AFC_HOST": host,
              "AFC_FLOWER": _bool(flower), "AFC_POSTGRES_IMAGE": postgres_image, "AFC_REDIS_IMAGE": redis_image,
-             "AFC_EXAMPLES": _bool(examples)}
+             "AFC_EXAMPLES": _bool(examples), "AFC_LITE": _bool(lite)}
+    if lite:  # no Celery on SQLite; one web process is plenty for one user
+        flags["AFC_EXECUTOR"] = executor or "local"
+        if "AFC_WEB_WORKERS" not in existing:
+            flags["AFC_WEB_WORKERS"] = "1"
     ui.show_init(generate.init_project(project, flags, force, _facts()))
 
 
@@ -253,15 +261,19 @@ def airflow(ctx: typer.Context) -> None:
     """Run the Airflow CLI in the stack's scheduler, e.g. `afc airflow dags list` (exit code passed on)."""
     from . import lifecycle
 
-    raise typer.Exit(lifecycle.exec_in(_ctx(), "scheduler", ["airflow", *ctx.args]))
+    stack = _ctx()
+    raise typer.Exit(lifecycle.exec_in(stack, stack.spec.cli_service, ["airflow", *ctx.args]))
 
 
 @app.command()
-def shell(service: Annotated[str, typer.Argument(help="Service to open a shell in.")] = "scheduler") -> None:
+def shell(service: Annotated[Optional[str], typer.Argument(help="Service to open a shell in. [default: scheduler; "
+                                                           "airflow in a lite project]", show_default=False)] = None,
+          ) -> None:
     """Open an interactive shell in a service (default: scheduler)."""
     from . import lifecycle
 
-    raise typer.Exit(lifecycle.exec_in(_ctx(), service, ["bash"]))
+    ctx = _ctx()
+    raise typer.Exit(lifecycle.exec_in(ctx, service or ctx.spec.cli_service, ["bash"]))
 
 
 @app.command()
@@ -363,8 +375,13 @@ def export_helm(
     from . import helm, ui
     from .spec import host_facts
 
+    from .lite import refuse
+
     project = _project()
-    result = helm.export(project.spec(host_facts()), project.values(), release)
+    spec = project.spec(host_facts())
+    refuse(spec, "export helm", "the Helm chart runs Airflow on Postgres with separate components, and SQLite "
+                                "cannot be shared between pods")
+    result = helm.export(spec, project.values(), release)
     ui.show_export(helm.write_export(result, output or project.root / "helm", release))
 
 
@@ -383,9 +400,13 @@ RoutingMesh = Annotated[bool, typer.Option(
 
 
 def _swarm_ctx(engine_facts: bool = False):
+    from .lite import refuse
     from .swarm import SwarmContext
 
-    return SwarmContext.load(State.project_dir, _facts() if engine_facts else None)
+    ctx = SwarmContext.load(State.project_dir, _facts() if engine_facts else None)
+    refuse(ctx.spec, "swarm", "Swarm spreads services over nodes, and a SQLite file lives in one container's "
+                              "volume on one node")
+    return ctx
 
 
 @swarm_app.command("deploy")
@@ -472,7 +493,8 @@ def _wait_up(ctx, services, timeout: float, title: str):
 def backup_command(file: Annotated[Optional[Path], typer.Argument(
         help="Where to write the dump (default: backups/<project>-<UTC time>.dump in the project).",
         show_default=False)] = None) -> None:
-    """Dump the metadata database (pg_dump custom format, compressed; mode 0600: it holds connections)."""
+    """Dump the metadata database (pg_dump custom format, compressed; a lite project: a copy of its SQLite
+    file; mode 0600: it holds connections)."""
     from . import backup, ui
 
     ui.show_backup(backup.backup(_ctx(), file))
@@ -485,8 +507,10 @@ def restore_command(file: Annotated[Path, typer.Argument(help="A file written by
     """Replace the metadata database with a backup: stops Airflow, restores, starts it and waits for healthy."""
     from . import backup, ui
 
+    from .lite import check_database
+
     ctx = _ctx()
-    path = backup.check_archive(file)
+    path = check_database(file) if ctx.spec.lite else backup.check_archive(file)
     if not yes:
         ui.confirm_or_refuse(f"Replace the whole database of '{ctx.spec.project}' with {path}?",
                              "add --yes to replace the database with the backup")

@@ -574,6 +574,26 @@ def exec_from_file(stack: Stack, service: str, command: list[str], source: Any) 
     return _exec_streaming(stack, service, command, source, subprocess.DEVNULL)
 
 
+def _compose_streaming(stack: Stack, args: list[str], stdin: Any, stdout: Any) -> tuple[int, str]:
+    returncode, errors = run_child(stack.compose_command(*args), stdin=stdin, stdout=stdout, capture_stderr=True)
+    text = errors.decode(errors="replace")
+    if returncode != 0 and text:
+        problem = classify("run a one-off container", text, returncode)
+        if isinstance(problem, EnvironmentProblem):
+            raise problem
+    return returncode, text
+
+
+def compose_run_to_file(stack: Stack, args: list[str], sink: Any) -> tuple[int, str]:
+    """`docker compose ARGS` (a one-off `run`), its stdout written to the binary file `sink`; (exit code, stderr)."""
+    return _compose_streaming(stack, args, subprocess.DEVNULL, sink)
+
+
+def compose_run_from_file(stack: Stack, args: list[str], source: Any) -> tuple[int, str]:
+    """`docker compose ARGS` (a one-off `run`) with the binary file `source` as its stdin; (exit code, stderr)."""
+    return _compose_streaming(stack, args, source, subprocess.DEVNULL)
+
+
 # --- afc upgrade: images and containers ----------------------------------------------------------------
 
 def ensure_image(reference: str) -> bool:

@@ -87,8 +87,10 @@ def show_init(result) -> None:
     spec = result.spec
     verb = "re-rendered" if not result.created or ".env" not in result.created else "created"
     success(f"{verb} project '{spec.project}' in {result.root}")
-    info(f"  Airflow {spec.tag.version} (Python {spec.tag.python}) from {spec.image.text}, {spec.executor} "
-         f"executor" + (f", {spec.workers} worker(s)" if spec.celery else "") + f", linux/{spec.arch}")
+    executor = (f"lite: one container on SQLite, {spec.airflow_executor}" if spec.lite else
+                f"{spec.executor} executor" + (f", {spec.workers} worker(s)" if spec.celery else ""))
+    info(f"  Airflow {spec.tag.version} (Python {spec.tag.python}) from {spec.image.text}, {executor}, "
+         f"linux/{spec.arch}")
     info(f"  services: {', '.join(spec.services)}")
     if result.kept_secrets:
         info("  kept the existing secrets in .env")
