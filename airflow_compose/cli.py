@@ -353,6 +353,25 @@ def upgrade(to: Annotated[str, typer.Option("--to", help="Tag to upgrade to (kee
     ui.show_upgrade(result)
 
 
+@app.command()
+def audit(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
+          fail_on: Annotated[str, typer.Option("--fail-on", help="Which findings make the exit code 1: any, "
+                                               "fixable (a fixed version exists) or upgrade (a newer Airflow "
+                                               "release fixes it). pip-audit reports no severities.")] = "any",
+          service: Annotated[str, typer.Option("--service", help="pip-audit's vulnerability service: pypi "
+                                               "(PyPI's JSON API) or osv.")] = "pypi",
+          osv_url: Annotated[Optional[str], typer.Option("--osv-url", help="An OSV API URL to query instead of "
+                                                         "api.osv.dev (a mirror); implies --service osv.",
+                                                         show_default=False)] = None) -> None:
+    """Known vulnerabilities of the Python packages in the project's image (pip-audit), each with its remedy:
+    upgrade Airflow, rebuild with a newer pin, or no fix yet. Lists the base system and Debian packages as facts.
+
+    Exit 0: no finding; 1: findings remain (see --fail-on); 4: the vulnerability service cannot be reached."""
+    from . import audit as audit_module, ui
+
+    raise typer.Exit(ui.show_audit(audit_module.audit(State.project_dir, service, osv_url, fail_on), as_json))
+
+
 # --- export (helm) ------------------------------------------------------------------------------------------
 
 export_app = typer.Typer(help="Export the project for running Airflow beyond one machine.", no_args_is_help=True)
