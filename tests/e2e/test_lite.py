@@ -82,3 +82,23 @@ def test_lite_stack(tmp_path: Path, version: str, port: int) -> None:
             assert "Traceback" not in done.stderr
     finally:
         afc("down", "--volumes", "--yes", project=project)
+
+
+def test_lite_upgrade_keeps_the_sqlite_data(tmp_path: Path) -> None:
+    project = tmp_path / "afc-lite-upgrade"
+    afc("init", str(project), "--lite", *standin_flags("2.10.4"), "--port", "18213", check=True)
+    try:
+        up = afc("up", "--timeout", "420", project=project)
+        assert up.returncode == 0, up.stdout + up.stderr
+        afc("airflow", "variables", "set", "afc_lite_upgrade", "kept", project=project, check=True)
+        upgraded = afc("upgrade", "--to", "3.3.2", "--yes", "--timeout", "600", project=project, timeout=900)
+        assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
+        assert "AIRFLOW_IMAGE_NAME=afc-standin/airflow:3.3.2-python3.11" in (project / ".env").read_text()
+        [backup] = list((project / "backups").glob("*before-3.3.2*.sqlite"))
+        assert backup.read_bytes()[:16] == SQLITE_MAGIC
+        status = status_json(project)
+        assert [s["service"] for s in status["services"]] == ["init", "airflow"] and status["healthy"], status
+        assert variable(project, "afc_lite_upgrade") == "kept"
+        assert "api-server |" in afc("logs", "airflow", project=project, check=True).stdout
+    finally:
+        afc("down", "--volumes", "--yes", project=project)
