@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from airflow_compose import audit, tags
-from tests.helpers import afc
+from tests.helpers import run_afc
 
 REPORT = json.loads((Path(__file__).parents[1] / "data" / "pip-audit-requests-2.30.0.json").read_text())
 CURRENT = {"requests": "2.30.0", "jinja2": "3.1.4"}
@@ -102,5 +102,5 @@ def test_system_facts_are_facts():
 @pytest.mark.parametrize("args, word", [(["--fail-on", "critical"], "--fail-on 'critical'"),
                                         (["--service", "snyk"], "--service 'snyk'")])
 def test_bad_options_are_refused_before_anything_runs(tmp_path, args, word):
-    done = afc("audit", *args, project=tmp_path)
+    done = run_afc("audit", *args, project=tmp_path)
     assert done.returncode == 2 and word in done.stderr and "Traceback" not in done.stderr

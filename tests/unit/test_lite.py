@@ -7,14 +7,13 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-import yaml
 
 from airflow_compose import lite
 from airflow_compose.errors import UsageError
 from airflow_compose.render import render, to_yaml
 from airflow_compose.spec import EngineFacts
-from tests.helpers import afc
-from tests.unit.test_render import GOLDEN, SCHEMA, VERSIONS, spec_for
+from tests.helpers import VERSIONS, assert_valid, load_yaml, run_afc
+from tests.unit.test_render import GOLDEN, spec_for
 
 
 def lite_spec(version, **extra):
@@ -33,12 +32,8 @@ def test_matches_golden_file(version):
 @pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("start_interval", [False, True])
 def test_one_airflow_container_on_sqlite_in_a_named_volume(version, start_interval):
-    import json
-
-    import jsonschema
-
-    doc = yaml.safe_load(to_yaml(render(lite_spec(version), EngineFacts("amd64", start_interval))))
-    jsonschema.validate(doc, json.loads(SCHEMA.read_text()))
+    doc = load_yaml(to_yaml(render(lite_spec(version), EngineFacts("amd64", start_interval))))
+    assert_valid("compose-spec.json", doc)
     assert list(doc["services"]) == ["init", "airflow"]
     assert doc["volumes"] == {"airflow-home": {}}
     airflow = doc["services"]["airflow"]
@@ -100,7 +95,7 @@ def test_check_database_refuses_foreign_or_damaged_files(tmp_path, make, message
 
 def test_init_lite_writes_its_settings_and_refuses_meaningless_commands(tmp_path):
     project = tmp_path / "lite"
-    done = afc("init", str(project), "--lite", "--tag", "3.3.2-python3.12", "--arch", "amd64")
+    done = run_afc("init", str(project), "--lite", "--tag", "3.3.2-python3.12", "--arch", "amd64")
     assert done.returncode == 0, done.stderr
     env = (project / ".env").read_text()
     assert "AFC_LITE=true" in env and "AFC_EXECUTOR=local" in env and "AFC_WEB_WORKERS=1" in env
@@ -109,18 +104,18 @@ def test_init_lite_writes_its_settings_and_refuses_meaningless_commands(tmp_path
     assert "services: init, airflow" in done.stderr
     for command, args in (("scale", ["scale", "workers", "2"]), ("swarm", ["swarm", "status"]),
                           ("export helm", ["export", "helm"])):
-        refused = afc(*args, project=project)
+        refused = run_afc(*args, project=project)
         assert refused.returncode == 2, (args, refused.stderr)
         assert f"`afc {command}` has no meaning for the lite project 'lite'" in refused.stderr
         assert "Traceback" not in refused.stderr
     assert not (project / "helm").exists()
     foreign = tmp_path / "dump.dump"
     foreign.write_bytes(b"PGDMP" + bytes(100))
-    refused = afc("restore", str(foreign), "--yes", project=project)
+    refused = run_afc("restore", str(foreign), "--yes", project=project)
     assert refused.returncode == 2 and "is not a SQLite database" in refused.stderr
 
 
 def test_init_lite_with_celery_is_refused_and_writes_nothing(tmp_path):
-    done = afc("init", str(tmp_path / "x"), "--lite", "--executor", "celery")
+    done = run_afc("init", str(tmp_path / "x"), "--lite", "--executor", "celery")
     assert done.returncode == 2 and "AFC_LITE=true runs no Celery" in done.stderr
     assert not (tmp_path / "x" / ".env").exists()
