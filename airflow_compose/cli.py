@@ -92,6 +92,10 @@ def init(
     examples: Annotated[Optional[bool], typer.Option("--examples/--no-examples", envvar="AFC_EXAMPLES",
                                                      help="Load Airflow's example DAGs. [default: no]",
                                                      show_default=False)] = None,
+    lite: Annotated[Optional[bool], typer.Option("--lite/--no-lite", envvar="AFC_LITE", show_default=False,
+                                                 help="One Airflow container on SQLite in a named volume, no "
+                                                      "Postgres or Redis: for small machines and trying Airflow "
+                                                      "out. [default: no]")] = None,
     force: Annotated[bool, typer.Option("--force", help="Re-render an existing project (keeps its secrets, "
                                         "DAGs, logs and data).")] = False,
     new_secrets: Annotated[bool, typer.Option("--new-secrets", help="With --force: generate the Postgres password, "
@@ -110,7 +114,11 @@ def init(
              "AFC_BASE_IMAGE": "" if tag or image else None,  # a new stock image replaces an afc-built one
              "AFC_EXECUTOR": executor, "AFC_WORKERS": _str(workers), "AFC_PORT": _str(port), "AFC_HOST": host,
              "AFC_FLOWER": _bool(flower), "AFC_POSTGRES_IMAGE": postgres_image, "AFC_REDIS_IMAGE": redis_image,
-             "AFC_EXAMPLES": _bool(examples)}
+             "AFC_EXAMPLES": _bool(examples), "AFC_LITE": _bool(lite)}
+    if lite:  # no Celery on SQLite; one web process is plenty for one user
+        flags["AFC_EXECUTOR"] = executor or "local"
+        if "AFC_WEB_WORKERS" not in existing:
+            flags["AFC_WEB_WORKERS"] = "1"
     ui.show_init(generate.init_project(project, flags, force, _facts(), new_secrets))
 
 
@@ -262,15 +270,19 @@ def airflow(ctx: typer.Context) -> None:
     """Run the Airflow CLI in the stack's scheduler, e.g. `afc airflow dags list` (exit code passed on)."""
     from . import lifecycle
 
-    raise typer.Exit(lifecycle.exec_in(_ctx(), "scheduler", ["airflow", *ctx.args]))
+    stack = _ctx()
+    raise typer.Exit(lifecycle.exec_in(stack, stack.spec.cli_service, ["airflow", *ctx.args]))
 
 
 @app.command()
-def shell(service: Annotated[str, typer.Argument(help="Service to open a shell in.")] = "scheduler") -> None:
+def shell(service: Annotated[Optional[str], typer.Argument(help="Service to open a shell in. [default: scheduler; "
+                                                           "airflow in a lite project]", show_default=False)] = None,
+          ) -> None:
     """Open an interactive shell in a service (default: scheduler)."""
     from . import lifecycle
 
-    raise typer.Exit(lifecycle.exec_in(_ctx(), service, ["bash"]))
+    ctx = _ctx()
+    raise typer.Exit(lifecycle.exec_in(ctx, service or ctx.spec.cli_service, ["bash"]))
 
 
 @app.command()
@@ -350,6 +362,25 @@ def upgrade(to: Annotated[str, typer.Option("--to", help="Tag to upgrade to (kee
     ui.show_upgrade(result)
 
 
+@app.command()
+def audit(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
+          fail_on: Annotated[str, typer.Option("--fail-on", help="Which findings make the exit code 1: any, "
+                                               "fixable (a fixed version exists) or upgrade (a newer Airflow "
+                                               "release fixes it). pip-audit reports no severities.")] = "any",
+          service: Annotated[str, typer.Option("--service", help="pip-audit's vulnerability service: pypi "
+                                               "(PyPI's JSON API) or osv.")] = "pypi",
+          osv_url: Annotated[Optional[str], typer.Option("--osv-url", help="An OSV API URL to query instead of "
+                                                         "api.osv.dev (a mirror); implies --service osv.",
+                                                         show_default=False)] = None) -> None:
+    """Known vulnerabilities of the Python packages in the project's image (pip-audit), each with its remedy:
+    upgrade Airflow, rebuild with a newer pin, or no fix yet. Lists the base system and Debian packages as facts.
+
+    Exit 0: no finding; 1: findings remain (see --fail-on); 4: the vulnerability service cannot be reached."""
+    from . import audit as audit_module, ui
+
+    raise typer.Exit(ui.show_audit(audit_module.audit(State.project_dir, service, osv_url, fail_on), as_json))
+
+
 # --- export (helm) ------------------------------------------------------------------------------------------
 
 export_app = typer.Typer(help="Export the project for running Airflow beyond one machine.", no_args_is_help=True)
@@ -372,8 +403,13 @@ def export_helm(
     from . import helm, ui
     from .spec import host_facts
 
+    from .lite import refuse
+
     project = _project()
-    result = helm.export(project.spec(host_facts()), project.values(), release)
+    spec = project.spec(host_facts())
+    refuse(spec, "export helm", "the Helm chart runs Airflow on Postgres with separate components, and SQLite "
+                                "cannot be shared between pods")
+    result = helm.export(spec, project.values(), release)
     ui.show_export(helm.write_export(result, output or project.root / "helm", release))
 
 
@@ -392,9 +428,13 @@ RoutingMesh = Annotated[bool, typer.Option(
 
 
 def _swarm_ctx(engine_facts: bool = False):
+    from .lite import refuse
     from .swarm import SwarmContext
 
-    return SwarmContext.load(State.project_dir, _facts() if engine_facts else None)
+    ctx = SwarmContext.load(State.project_dir, _facts() if engine_facts else None)
+    refuse(ctx.spec, "swarm", "Swarm spreads services over nodes, and a SQLite file lives in one container's "
+                              "volume on one node")
+    return ctx
 
 
 @swarm_app.command("deploy")
@@ -481,7 +521,8 @@ def _wait_up(ctx, services, timeout: float, title: str):
 def backup_command(file: Annotated[Optional[Path], typer.Argument(
         help="Where to write the dump (default: backups/<project>-<UTC time>.dump in the project).",
         show_default=False)] = None) -> None:
-    """Dump the metadata database (pg_dump custom format, compressed; mode 0600: it holds connections)."""
+    """Dump the metadata database (pg_dump custom format, compressed; a lite project: a copy of its SQLite
+    file; mode 0600: it holds connections)."""
     from . import backup, ui
 
     ui.show_backup(backup.backup(_ctx(), file))
@@ -494,8 +535,10 @@ def restore_command(file: Annotated[Path, typer.Argument(help="A file written by
     """Replace the metadata database with a backup: stops Airflow, restores, starts it and waits for healthy."""
     from . import backup, ui
 
+    from .lite import check_database
+
     ctx = _ctx()
-    path = backup.check_archive(file)
+    path = check_database(file) if ctx.spec.lite else backup.check_archive(file)
     if not yes:
         ui.confirm_or_refuse(f"Replace the whole database of '{ctx.spec.project}' with {path}?",
                              "add --yes to replace the database with the backup")

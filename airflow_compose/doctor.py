@@ -250,7 +250,7 @@ def project_ports(spec: "StackSpec") -> list[tuple[int, str, str]]:
     ports = [(spec.port, "AFC_PORT", "web UI")]
     if spec.flower and spec.celery:
         ports.append((spec.flower_port, "AFC_FLOWER_PORT", "Flower"))
-    if spec.postgres_port:
+    if spec.postgres_port and not spec.lite:
         ports.append((spec.postgres_port, "AFC_POSTGRES_PORT", "Postgres"))
     if spec.redis_port and spec.celery:
         ports.append((spec.redis_port, "AFC_REDIS_PORT", "Redis"))
@@ -512,7 +512,7 @@ def project_checks(machine: Machine, project: "Project") -> list[Result]:
     elif machine.details is None:
         results.append(skipped("images", "the engine is not reachable", "fix the engine check first"))
     else:
-        names = [spec.image.text, spec.postgres_image] + ([spec.redis_image] if spec.celery else [])
+        names = [spec.image.text] + ([] if spec.lite else [spec.postgres_image]) + ([spec.redis_image] if spec.celery else [])
         try:
             local = engine.inspect_images(list(dict.fromkeys(names)))
             arches = {image.reference: image.platform.split("/")[1] if image.present else None for image in local}

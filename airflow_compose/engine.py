@@ -371,6 +371,44 @@ def inspect_images(references: list[str]) -> list[LocalImage]:
     return found
 
 
+# --- afc audit: what an image holds ------------------------------------------------------------------------
+
+# Sections of one `sh` run in a one-off container (entrypoint bypassed): the Python packages as pip lists
+# them, the base system, the Debian packages and the release's constraints (in every image since 2.9).
+_INVENTORY_SECTIONS = {
+    "pip": "python -m pip list --format=freeze --disable-pip-version-check 2>/dev/null",
+    "os": "cat /etc/os-release 2>/dev/null",
+    "dpkg": "dpkg-query -W -f '${Package}\t${Version}\n' 2>/dev/null",
+    "constraints": "cat /home/airflow/constraints.txt 2>/dev/null",
+}
+
+
+def image_inventory(reference: str, sections: tuple[str, ...] = tuple(_INVENTORY_SECTIONS)) -> dict[str, str]:
+    """The text of each section (pip freeze, os-release, dpkg list, constraints) of a local image, read by
+    one short-lived container of it; a missing part is an empty text."""
+    script = "; ".join(f"echo '@@afc {name}'; {_INVENTORY_SECTIONS[name]}" for name in sections) + "; true"
+    docker = _client()
+    with docker_errors(f"read the packages of the image {reference}"):
+        output = str(docker.run(reference, ["-c", script], entrypoint="sh", remove=True, networks=["none"]))
+    found: dict[str, list[str]] = {name: [] for name in sections}
+    current = None
+    for line in output.splitlines():
+        if line.startswith("@@afc "):
+            current = line[6:].strip()
+        elif current in found:
+            found[current].append(line)
+    return {name: "\n".join(lines) for name, lines in found.items()}
+
+
+def repository_tags(repository: str) -> list[str]:
+    """The tags the engine holds of one image repository (e.g. apache/airflow)."""
+    docker = _client()
+    with docker_errors(f"list the local images of {repository}"):
+        images = docker.image.list(repository)
+    prefix = repository + ":"
+    return sorted({tag[len(prefix):] for image in images for tag in (image.repo_tags or []) if tag.startswith(prefix)})
+
+
 # --- afc build: building the project's image ------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -572,6 +610,26 @@ def exec_to_file(stack: Stack, service: str, command: list[str], sink: Any) -> t
 def exec_from_file(stack: Stack, service: str, command: list[str], source: Any) -> tuple[int, str]:
     """Run `command` in `service` with the binary file `source` as its stdin; (exit code, stderr)."""
     return _exec_streaming(stack, service, command, source, subprocess.DEVNULL)
+
+
+def _compose_streaming(stack: Stack, args: list[str], stdin: Any, stdout: Any) -> tuple[int, str]:
+    returncode, errors = run_child(stack.compose_command(*args), stdin=stdin, stdout=stdout, capture_stderr=True)
+    text = errors.decode(errors="replace")
+    if returncode != 0 and text:
+        problem = classify("run a one-off container", text, returncode)
+        if isinstance(problem, EnvironmentProblem):
+            raise problem
+    return returncode, text
+
+
+def compose_run_to_file(stack: Stack, args: list[str], sink: Any) -> tuple[int, str]:
+    """`docker compose ARGS` (a one-off `run`), its stdout written to the binary file `sink`; (exit code, stderr)."""
+    return _compose_streaming(stack, args, subprocess.DEVNULL, sink)
+
+
+def compose_run_from_file(stack: Stack, args: list[str], source: Any) -> tuple[int, str]:
+    """`docker compose ARGS` (a one-off `run`) with the binary file `source` as its stdin; (exit code, stderr)."""
+    return _compose_streaming(stack, args, source, subprocess.DEVNULL)
 
 
 # --- afc upgrade: images and containers ----------------------------------------------------------------

@@ -141,7 +141,8 @@ def up(ctx: Context, services: list[str] | None, *, wait: bool, timeout: float,
     from .doctor import ensure_startable
 
     ensure_startable(ctx, before)  # engine, compose, ports, emulation: stop before starting anything
-    check_postgres_data(ctx, before)  # every Airflow service needs Postgres
+    if not ctx.spec.lite:
+        check_postgres_data(ctx, before)  # every Airflow service needs Postgres
     wanted = ctx.wanted(_with_dependencies(ctx.spec, services) if services else None)
     result = UpResult(ctx.spec, 0.0, rerendered, False, wait, ctx.spec.url, ctx.spec.admin_user,
                       f"_AIRFLOW_WWW_USER_PASSWORD in {ctx.project.env_path}")
@@ -281,9 +282,10 @@ class HealthReport:
 
 
 def health_endpoint(spec: StackSpec) -> str:
-    path = "/api/v2/monitor/health" if spec.major >= 3 else "/health"
     host = "127.0.0.1" if spec.host in ("0.0.0.0", "127.0.0.1") else spec.host
-    return f"http://{host}:{spec.port}{path}"
+    from .render import health_path
+
+    return f"http://{host}:{spec.port}{health_path(spec)}"
 
 
 def deep_health(ctx: Context) -> HealthReport:
@@ -305,8 +307,9 @@ def _endpoint_checks(spec: StackSpec) -> list[Check]:
     except (urllib.error.URLError, OSError, ValueError) as error:
         return [Check(spec.web_service, False, f"{url}: {getattr(error, 'reason', error)}")]
     checks = [Check(spec.web_service, True, f"{url} answered")]
-    components = ["metadatabase", "scheduler", "triggerer"] + (["dag_processor"] if spec.major >= 3 else [])
-    for name in components:
+    from .render import health_components
+
+    for name in health_components(spec):
         part = body.get(name) or {}
         state = part.get("status")
         beat = next((v for k, v in part.items() if k.startswith("latest") and v), "")
@@ -341,6 +344,10 @@ def down(ctx: Context, volumes: bool) -> list[str]:
 
 def scale_workers(ctx: Context, count: int, timeout: float,
                   on_update: Callable[[health.Verdict, float], None]) -> UpResult:
+    from .lite import refuse
+
+    refuse(ctx.spec, "scale", "its one Airflow container runs every component and the tasks, with no "
+                              "Celery workers to scale")
     if not ctx.spec.celery:
         raise UsageError("this project uses the LocalExecutor: it has no Celery workers to scale",
                          hint="re-create it with `afc init --force --executor celery` to use workers")

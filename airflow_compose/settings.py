@@ -33,6 +33,8 @@ SETTINGS: tuple[Setting, ...] = (
             "AIRFLOW_IMAGE_NAME then names (empty: AIRFLOW_IMAGE_NAME is a stock image)"),
     Setting("AFC_ARCH", "auto", "CPU architecture of every service: auto (the engine's), amd64 or arm64 (--arch)"),
     Setting("AFC_EXECUTOR", "celery", "celery (Redis + Celery workers) or local (LocalExecutor) (--executor)"),
+    Setting("AFC_LITE", "false", "true: one Airflow container on SQLite in a named volume, no Postgres or Redis "
+            "(afc init --lite; needs AFC_EXECUTOR=local)"),
     Setting("AFC_WORKERS", "1", "number of Celery workers (--workers)"),
     Setting("AFC_WORKER_CONCURRENCY", "4", "task slots per Celery worker (Celery's default of 16 costs memory)"),
     Setting("AFC_WEB_WORKERS", "2", "processes of the webserver (2.x) or api-server (3.x)"),

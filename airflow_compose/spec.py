@@ -11,6 +11,7 @@ from .errors import UsageError
 
 ARCHES = ("amd64", "arm64")
 EXECUTORS = ("celery", "local")
+LITE_SERVICE = "airflow"
 _UNAME_TO_GOARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
 
@@ -51,6 +52,7 @@ class StackSpec:
     postgres_db: str
     admin_user: str
     base: tags.ImageRef | None = None  # the apache/airflow image `afc build` built `image` on
+    lite: bool = False                 # one Airflow container on SQLite (AFC_LITE)
 
     @property
     def major(self) -> int:
@@ -58,15 +60,39 @@ class StackSpec:
 
     @property
     def celery(self) -> bool:
-        return self.executor == "celery"
+        return self.executor == "celery" and not self.lite
 
     @property
     def web_service(self) -> str:
+        """The service serving the web UI (and Airflow's health endpoint)."""
+        if self.lite:
+            return LITE_SERVICE
         return "api-server" if self.major >= 3 else "webserver"
+
+    @property
+    def cli_service(self) -> str:
+        """The service `afc airflow` and `afc shell` run in."""
+        return LITE_SERVICE if self.lite else "scheduler"
+
+    @property
+    def airflow_executor(self) -> str:
+        """Airflow's executor class. On SQLite Airflow 2 allows only the SequentialExecutor; Airflow 3 has no
+        SequentialExecutor and runs the LocalExecutor on SQLite (what `airflow standalone` does)."""
+        if self.celery:
+            return "CeleryExecutor"
+        return "SequentialExecutor" if self.lite and self.major < 3 else "LocalExecutor"
+
+    @property
+    def lite_components(self) -> tuple[str, ...]:
+        """The Airflow components the lite container runs side by side."""
+        web = ("api-server", "dag-processor") if self.major >= 3 else ("webserver",)
+        return ("scheduler",) + web + ("triggerer",)
 
     @property
     def services(self) -> tuple[str, ...]:
         """Service names in start order."""
+        if self.lite:
+            return ("init", LITE_SERVICE)
         names = ["postgres"] + (["redis"] if self.celery else []) + ["init", "scheduler"]
         names += ["api-server", "dag-processor"] if self.major >= 3 else ["webserver"]
         names.append("triggerer")
@@ -177,6 +203,10 @@ def build_spec(values: dict[str, str], facts: EngineFacts) -> StackSpec:
     if missing and not tag.slim and base is None:
         reason, fix = tags.missing_provider_problem(tag, missing)
         raise UsageError(f"{reason} (image '{image.text}')", hint=fix)
+    lite = _bool(values, "AFC_LITE", "--lite / AFC_LITE")
+    if lite and executor == "celery":
+        raise UsageError("AFC_LITE=true runs no Celery (no Redis, no workers), but AFC_EXECUTOR=celery",
+                         hint="set AFC_EXECUTOR=local in .env (afc init --lite writes it), or AFC_LITE=false")
     host = values.get("AFC_HOST", "127.0.0.1")
     try:
         ipaddress.ip_address(host)
@@ -215,6 +245,7 @@ def build_spec(values: dict[str, str], facts: EngineFacts) -> StackSpec:
         postgres_db=values["AFC_POSTGRES_DB"],
         admin_user=values["_AIRFLOW_WWW_USER_USERNAME"],
         base=base,
+        lite=lite,
     )
     ports = [(spec.port, "AFC_PORT")]
     if spec.flower and spec.celery:

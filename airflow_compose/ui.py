@@ -87,8 +87,10 @@ def show_init(result) -> None:
     spec = result.spec
     verb = "re-rendered" if not result.created or ".env" not in result.created else "created"
     success(f"{verb} project '{spec.project}' in {result.root}")
-    info(f"  Airflow {spec.tag.version} (Python {spec.tag.python}) from {spec.image.text}, {spec.executor} "
-         f"executor" + (f", {spec.workers} worker(s)" if spec.celery else "") + f", linux/{spec.arch}")
+    executor = (f"lite: one container on SQLite, {spec.airflow_executor}" if spec.lite else
+                f"{spec.executor} executor" + (f", {spec.workers} worker(s)" if spec.celery else ""))
+    info(f"  Airflow {spec.tag.version} (Python {spec.tag.python}) from {spec.image.text}, {executor}, "
+         f"linux/{spec.arch}")
     info(f"  services: {', '.join(spec.services)}")
     if result.kept_secrets:
         info("  kept the existing secrets in .env")
@@ -476,3 +478,40 @@ def show_swarm_rm(result) -> None:
     if result.kept_volumes:
         info(f"  volumes kept (the database): {', '.join(result.kept_volumes)}; `afc swarm rm --volumes --yes` "
              f"deletes them")
+
+
+def show_audit(result, as_json_output: bool) -> int:
+    """`afc audit`: each finding with its remedy, what was compared, the base system as facts; the exit code."""
+    if as_json_output:
+        as_json(result.as_dict())
+        return result.exit_code
+    out = console(stderr=False)
+    out.print(f"{result.image}: Airflow {result.airflow_version}, {result.packages} Python packages, "
+              f"{result.audited} audited against {result.service}", markup=False)
+    for release in result.releases:
+        known = "constraints from " + release.source if release.pins is not None else release.source
+        out.print(f"  compared with Airflow {release.version}: {known}", markup=False)
+    if not result.releases:
+        out.print("  no newer Airflow release to compare with", markup=False)
+    if result.findings:
+        rows = [[f.package, f.version, f.vuln_id + (f" ({', '.join(a for a in f.aliases if a.startswith('CVE'))})"
+                                                     if any(a.startswith("CVE") for a in f.aliases) else ""),
+                 ", ".join(f.fix_versions) or "-", f.remedy] for f in result.findings]
+        table(None, ["PACKAGE", "VERSION", "VULNERABILITY", "FIXED IN", "REMEDY"], rows)
+        for finding in result.findings:
+            out.print(f"- {finding.package} {finding.version} {finding.vuln_id}: {finding.advice}", markup=False)
+    else:
+        out.print("no known vulnerabilities in the audited Python packages", markup=False)
+    for name, reason in result.skipped:
+        out.print(f"  not audited: {name}: {reason}", markup=False)
+    if result.not_pinned:
+        out.print(f"  not audited (no name==version): {', '.join(result.not_pinned)}", markup=False)
+    system = result.system
+    out.print(f"base system: {system.base}, {len(system.debian_packages)} Debian packages (listed with --json; "
+              f"not checked for vulnerabilities: pip-audit reads Python packages only)", markup=False)
+    for note in result.notes:
+        out.print(f"note: {note}", markup=False)
+    failing = result.failing
+    if failing:
+        warn(f"{len(failing)} finding(s) remain (--fail-on {result.fail_on})")
+    return result.exit_code
