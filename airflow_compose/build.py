@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import engine, settings, tags
+from . import engine, pull, settings, tags
 from .errors import AfcError, EnvironmentProblem, ProjectError, StackError, UsageError
 from .project import Project, write_atomically
 
@@ -279,17 +279,19 @@ def stage(files: dict[str, Path | str], context: Path, dockerfile: str) -> None:
 def build(project: Project, *, slim: bool = False, extras: str | None = None, constraints: str | None = None,
           no_constraints: bool = False, bake_dags: bool = False, switch: bool = True,
           on_output: Callable[[str], None] = lambda line: None,
-          on_plan: Callable[[BuildPlan], None] = lambda plan: None) -> BuildResult:
+          on_plan: Callable[[BuildPlan], None] = lambda plan: None,
+          on_pull: Callable[[engine.PullProgress], None] = lambda event: None) -> BuildResult:
     """Plan, render, build (unless the image for these inputs exists) and switch the project to the image."""
     began = time.monotonic()
     values = project.values()
     plan = plan_build(project, values, slim=slim, extras=extras, constraints=constraints,
                       no_constraints=no_constraints, bake_dags=bake_dags)
     on_plan(plan)
+    setting = "AFC_BASE_IMAGE" if values.get("AFC_BASE_IMAGE") else "AIRFLOW_IMAGE_NAME"
+    pull.pull_missing({plan.base.text: f"{setting} in .env"}, on_pull, outcome="nothing was built")
     try:
         base = engine.base_image(plan.base.text)
     except StackError as error:  # not on this engine and not pullable: say where afc took the name from
-        setting = "AFC_BASE_IMAGE" if values.get("AFC_BASE_IMAGE") else "AIRFLOW_IMAGE_NAME"
         error.hint = error.hint or (f"the base comes from {setting} in .env: fix it, log in to its registry, "
                                     f"or `docker load` the image")
         raise

@@ -183,7 +183,8 @@ def up(services: Services = None, timeout: Timeout = 300.0,
 
     ctx = _ctx(render_missing=True)
     with ui.LiveStatus(f"starting {ctx.spec.project}") as live:
-        result = lifecycle.up(ctx, services, wait=not no_wait, timeout=timeout, on_update=live.update)
+        result = lifecycle.up(ctx, services, wait=not no_wait, timeout=timeout, on_update=live.update,
+                              on_pull=live.pull)
     ui.show_up(result)
 
 
@@ -227,7 +228,7 @@ def restart(services: Services = None, timeout: Timeout = 300.0) -> None:
     ctx = _ctx(render_missing=True)
     ctx.stack.restart(ctx.check_services(services))
     with ui.LiveStatus(f"restarting {ctx.spec.project}") as live:
-        result = lifecycle.up(ctx, services, wait=True, timeout=timeout, on_update=live.update)
+        result = lifecycle.up(ctx, services, wait=True, timeout=timeout, on_update=live.update, on_pull=live.pull)
     ui.show_up(result)
 
 
@@ -338,9 +339,10 @@ def build(
     from . import build as build_module, ui
 
     project = _project()
-    result = build_module.build(project, slim=slim, extras=with_extras, constraints=constraints,
-                                no_constraints=no_constraints,
-                                on_output=ui.build_line, on_plan=ui.show_build_plan)
+    with ui.PullView() as pulls:
+        result = build_module.build(project, slim=slim, extras=with_extras, constraints=constraints,
+                                    no_constraints=no_constraints, on_output=ui.build_line,
+                                    on_plan=ui.show_build_plan, on_pull=pulls.update)
     ui.show_build(result)
 
 
@@ -358,7 +360,7 @@ def upgrade(to: Annotated[str, typer.Option("--to", help="Tag to upgrade to (kee
         ui.confirm_action(f"Upgrade '{plan.project}' to {plan.target.text}?", "add --yes to upgrade without asking",
                           "upgrade")
     with ui.LiveStatus(f"upgrading {plan.project} to {plan.target_tag.version}") as live:
-        result = upgrade_module.run_upgrade(plan, timeout, live.update)
+        result = upgrade_module.run_upgrade(plan, timeout, live.update, live.pull)
     ui.show_upgrade(result)
 
 
@@ -450,7 +452,7 @@ def swarm_deploy(image: SwarmImage = None, routing_mesh: RoutingMesh = False,
     with ui.SwarmLive(f"deploying {ctx.name}") as live:
         result = swarm.deploy(ctx, timeout=timeout, image=image, routing_mesh=routing_mesh,
                               registry_auth=registry_auth, on_update=live.update, on_phase=live.phase,
-                              on_build_output=live.output)
+                              on_build_output=live.output, on_pull=live.pull)
     ui.show_swarm_deploy(result)
 
 
@@ -461,7 +463,7 @@ def swarm_build() -> None:
 
     ctx = _swarm_ctx()
     with ui.SwarmLive("building") as live:
-        ui.show_swarm_build(swarm.build_image(ctx, live.output), ctx.name)
+        ui.show_swarm_build(swarm.build_image(ctx, live.output, live.pull), ctx.name)
 
 
 @swarm_app.command("status")
@@ -514,7 +516,7 @@ def _wait_up(ctx, services, timeout: float, title: str):
     from . import lifecycle, ui
 
     with ui.LiveStatus(title) as live:
-        return lifecycle.up(ctx, services, wait=True, timeout=timeout, on_update=live.update)
+        return lifecycle.up(ctx, services, wait=True, timeout=timeout, on_update=live.update, on_pull=live.pull)
 
 
 @app.command("backup")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import engine, health, settings
+from . import engine, health, pull, settings
 from .errors import ProjectError, StackError, UsageError
 from .generate import render_text
 from .project import Project, find_project, write_atomically
@@ -121,6 +121,7 @@ class UpResult:
     admin_user: str
     password_hint: str
     history: list = field(default_factory=list)
+    pulled: pull.PullSummary | None = None   # images pulled before the stack started (not in `elapsed`)
 
 
 def _stack_current(ctx: Context, containers: list[engine.ContainerState], wanted: dict[str, int]) -> bool:
@@ -133,7 +134,8 @@ def _stack_current(ctx: Context, containers: list[engine.ContainerState], wanted
 
 
 def up(ctx: Context, services: list[str] | None, *, wait: bool, timeout: float,
-       on_update: Callable[[health.Verdict, float], None]) -> UpResult:
+       on_update: Callable[[health.Verdict, float], None],
+       on_pull: Callable[[engine.PullProgress], None] = lambda event: None) -> UpResult:
     began = time.monotonic()
     services = ctx.check_services(services)
     rerendered = sync_compose_file(ctx)
@@ -141,11 +143,15 @@ def up(ctx: Context, services: list[str] | None, *, wait: bool, timeout: float,
     from .doctor import ensure_startable
 
     ensure_startable(ctx, before)  # engine, compose, ports, emulation: stop before starting anything
+    wanted = ctx.wanted(_with_dependencies(ctx.spec, services) if services else None)
+    # missing images next (the database check runs the Postgres image): the start and its timeout begin
+    # once they are here
+    pulled = pull.pull_missing(pull.stack_images(ctx.spec, list(wanted)), on_pull)
+    began += pulled.seconds
     if not ctx.spec.lite:
         check_postgres_data(ctx, before)  # every Airflow service needs Postgres
-    wanted = ctx.wanted(_with_dependencies(ctx.spec, services) if services else None)
     result = UpResult(ctx.spec, 0.0, rerendered, False, wait, ctx.spec.url, ctx.spec.admin_user,
-                      f"_AIRFLOW_WWW_USER_PASSWORD in {ctx.project.env_path}")
+                      f"_AIRFLOW_WWW_USER_PASSWORD in {ctx.project.env_path}", pulled=pulled)
     if not rerendered and _stack_current(ctx, before, wanted):
         result.already_running = True
         result.elapsed = time.monotonic() - began

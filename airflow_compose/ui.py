@@ -124,13 +124,83 @@ def _status_rows(rows) -> list[list[str]]:
              _uptime(r.uptime)] for r in rows]
 
 
+class PullView:
+    """Image pulls: a progress bar per image (layers in place / layers) on a terminal, one line per image
+    elsewhere. Standalone it runs its own live display while pulls are under way; LiveStatus embeds it."""
+
+    def __init__(self, embedded: bool = False):
+        self.embedded = embedded
+        self.progress = None
+        self.live = None
+        self.tasks: dict[str, Any] = {}
+        self.began: dict[str, float] = {}
+        self.ended: set[str] = set()
+
+    def __enter__(self) -> "PullView":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop()
+
+    def update(self, event) -> None:
+        import time
+
+        self.began.setdefault(event.reference, time.monotonic())
+        if event.finished:
+            if event.reference in self.ended:
+                return
+            self.ended.add(event.reference)
+        if interactive():
+            self._bar(event)
+        elif event.finished:
+            seconds = time.monotonic() - self.began[event.reference]
+            if event.error:
+                info(f"could not pull {event.reference}: {event.error}")
+            else:
+                info(f"pulled {event.reference} ({event.layers} layers) in {seconds:.1f}s")
+
+    def _bar(self, event) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        if self.progress is None:
+            self.progress = Progress(TextColumn("pulling {task.fields[reference]}"), BarColumn(),
+                                     TextColumn("{task.completed:.0f}/{task.total:.0f} layers"),
+                                     TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console())
+            if not self.embedded:
+                from rich.live import Live
+
+                self.live = Live(self.progress, console=console(), refresh_per_second=4, transient=False)
+                self.live.__enter__()
+        if event.reference not in self.tasks:
+            self.tasks[event.reference] = self.progress.add_task("", reference=event.reference, status="", total=1)
+        status = f"[red]{_escape(event.error)}[/red]" if event.error else _escape(event.status)
+        self.progress.update(self.tasks[event.reference], completed=event.done, total=max(event.layers, 1),
+                             status=status)
+        if event.finished:
+            self.progress.stop_task(self.tasks[event.reference])
+        if self.live is not None and len(self.ended) == len(self.tasks):
+            self._stop()  # every pull ended: what comes next prints below the bars
+
+    def _stop(self) -> None:
+        if self.live is not None:
+            self.live.__exit__(None, None, None)
+            self.live = None
+
+
 class LiveStatus:
-    """The view while waiting: a live table on a terminal, one plain line per change elsewhere."""
+    """The view while waiting: a live table on a terminal, one plain line per change elsewhere; image pulls
+    before it (`pull`) as a PullView above the table."""
 
     def __init__(self, title: str):
         self.title = title
         self.live = None
         self.seen: dict[str, tuple] = {}
+        self.pulls = PullView(embedded=True)
+
+    def pull(self, event) -> None:
+        self.pulls.update(event)
+        if self.live is not None and self.pulls.progress is not None:
+            self.live.update(self.pulls.progress)
 
     def __enter__(self) -> "LiveStatus":
         if interactive():
@@ -155,7 +225,12 @@ class LiveStatus:
                 colour = "green" if row.ok else ("red" if row.health == "unhealthy" else "yellow")
                 grid.add_row(row.service, f"{row.ready}/{row.wanted}", row.state,
                              f"[{colour}]{_escape(row.health or '-')}[/{colour}]", f"{elapsed:.0f}s")
-            self.live.update(grid)
+            if self.pulls.progress is not None:
+                from rich.console import Group
+
+                self.live.update(Group(self.pulls.progress, grid))
+            else:
+                self.live.update(grid)
             return
         for row in verdict.rows:
             key = (row.state, row.health, row.ready)
@@ -171,7 +246,9 @@ def show_up(result) -> None:
     elif not result.waited:
         success(f"started stack '{spec.project}' without waiting (`afc status` shows its health)")
     else:
-        success(f"stack '{spec.project}' is healthy after {result.elapsed:.1f}s")
+        pulled = result.pulled.pulled if result.pulled else ()
+        success(f"stack '{spec.project}' is healthy after {result.elapsed:.1f}s" +
+                (f" (after pulling {len(pulled)} image(s) in {result.pulled.seconds:.1f}s)" if pulled else ""))
     info(f"  Airflow UI: {result.url}")
     info(f"  user: {result.admin_user}; password: {result.password_hint}")
 

@@ -186,8 +186,9 @@ def _ensure_postgres(ctx, timeout: float) -> None:
 
 # --- the upgrade ------------------------------------------------------------------------------------------
 
-def run_upgrade(plan: UpgradePlan, timeout: float, on_update: Callable) -> UpgradeResult:
-    from . import lifecycle
+def run_upgrade(plan: UpgradePlan, timeout: float, on_update: Callable,
+                on_pull: Callable = lambda event: None) -> UpgradeResult:
+    from . import lifecycle, pull
 
     timings: dict[str, float] = {}
 
@@ -197,7 +198,7 @@ def run_upgrade(plan: UpgradePlan, timeout: float, on_update: Callable) -> Upgra
     ctx = lifecycle.Context.load(plan.root)
     began = time.monotonic()
     try:
-        engine.ensure_image(plan.target.text)
+        pull.pull_missing({plan.target.text: "--to"}, on_pull, outcome="nothing was changed")
     except StackError as error:
         raise StackError(f"the image {plan.target.text} is not available locally and cannot be pulled; nothing was "
                          f"changed", hint="check the tag and your registry access (`docker pull "
@@ -226,7 +227,7 @@ def run_upgrade(plan: UpgradePlan, timeout: float, on_update: Callable) -> Upgra
         write_atomically(ctx.project.env_path, settings.format_env(values), mode=0o600)
         fresh = lifecycle.Context.load(plan.root)
         lifecycle.sync_compose_file(fresh)
-        result = lifecycle.up(fresh, None, wait=True, timeout=timeout, on_update=on_update)
+        result = lifecycle.up(fresh, None, wait=True, timeout=timeout, on_update=on_update, on_pull=on_pull)
         timed("migrate+start", began)
     except BaseException as error:  # Ctrl-C included: never leave .env pointing at a half-done upgrade
         raise _roll_back(ctx, old_env_text, backup, error) from None

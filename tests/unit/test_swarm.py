@@ -413,6 +413,8 @@ def fake(monkeypatch, tmp_path):
     monkeypatch.setattr(swarm, "require_manager", lambda: None)
     monkeypatch.setattr(swarm.time, "sleep", lambda seconds: None)
     monkeypatch.setattr(engine, "docker_endpoint", lambda: "ssh://elsewhere")
+    from airflow_compose import pull
+    monkeypatch.setattr(pull, "pull_missing", lambda images, on_progress, outcome="": pull.PullSummary((), 0.0))
     builder = FakeBuild()
     import airflow_compose
     monkeypatch.setitem(sys.modules, "airflow_compose.build", builder)
