@@ -173,7 +173,8 @@ class PullView:
                 self.live.__enter__()
         if event.reference not in self.tasks:
             self.tasks[event.reference] = self.progress.add_task("", reference=event.reference, status="", total=1)
-        status = f"[red]{_escape(event.error)}[/red]" if event.error else _escape(event.status)
+        status = f"[red]{_escape(event.error)}[/red]" if event.error else \
+            "[green]pulled[/green]" if event.finished else _escape(event.status)
         self.progress.update(self.tasks[event.reference], completed=event.done, total=max(event.layers, 1),
                              status=status)
         if event.finished:
