@@ -40,8 +40,8 @@ def pushed(registry, tmp_path_factory):
     """The stand-ins of a LocalExecutor stack in the open registry under a fresh tag, absent from the engine."""
     token = secrets.token_hex(4)
     folder = tmp_path_factory.mktemp("images")
-    images = {"airflow": (AIRFLOW, f"{registry[0]}/afc-pull-test/airflow:2.10.4-{token}"),
-              "postgres": (STANDIN["postgres"], f"{registry[0]}/afc-pull-test/postgres:16-{token}")}
+    images = {"airflow": (AIRFLOW, f"{registry[0]}/afc-pull-test-{token}/airflow:2.10.4"),
+              "postgres": (STANDIN["postgres"], f"{registry[0]}/afc-pull-test-{token}/postgres:16")}
     for role, (base, target) in images.items():
         _unique_image(base, target, folder / role)
         docker("push", target)
