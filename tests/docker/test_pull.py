@@ -16,7 +16,7 @@ from tests import services
 from tests.helpers import STANDIN, afc, docker
 
 PROJECT = "afc-pull-test"
-AIRFLOW = "afc-standin/airflow:2.10.4"
+AIRFLOW = "afc-standin/airflow:2.10.4-python3.11"
 
 
 @pytest.fixture(scope="module")
