@@ -93,7 +93,8 @@ def _registry_problem(action: str, message: str) -> EnvironmentProblem | None:
                 "TLS must be listed in the engine's insecure-registries (localhost is trusted)")
     else:
         return None
-    return EnvironmentProblem(f"cannot {action}: {words}", hint=hint, details=message)
+    return EnvironmentProblem(f"cannot {action}: {words}", hint=hint,
+                              details=message if "\n" in message.strip() else "")
 
 
 def compose_missing() -> EnvironmentProblem:
