@@ -602,23 +602,33 @@ def standalone_compose() -> tuple[str, str] | None:
 # its stdin or stdout: the bytes never pass through Python, and a large dump needs no memory.
 
 def run_child(argv: list[str], stdin: Any = None, stdout: Any = None,
-              capture_stderr: bool = False) -> tuple[int, bytes]:
+              capture_stderr: bool = False, own_group: bool = False) -> tuple[int, bytes]:
     """Run a docker command built by python-on-whales with our terminal or files attached; on Ctrl-C stop
-    it and wait for it, so no `docker compose` process is left behind."""
+    it and wait for it, so no `docker compose` process is left behind. `own_group` puts the command in a
+    process group of its own that is stopped as a whole: the docker CLI does not always pass a stop on to
+    the compose plugin it runs (seen with `logs -f` on Docker 26), so both are signalled."""
+    import os
+    import signal
+
     try:
-        child = subprocess.Popen(argv, stdin=stdin, stdout=stdout,
+        child = subprocess.Popen(argv, stdin=stdin, stdout=stdout, start_new_session=own_group,
                                  stderr=subprocess.PIPE if capture_stderr else None)
     except FileNotFoundError:
         raise EnvironmentProblem("the docker command is not installed (or not on PATH)",
                                  hint="install Docker Engine or Docker Desktop")
+
+    def stop(sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, sig) if own_group else child.send_signal(sig)
+
     try:
         _, errors = child.communicate()
     except BaseException:
-        child.terminate()
+        stop(signal.SIGTERM)
         try:
             child.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            child.kill()
+            stop(signal.SIGKILL)
             child.wait()
         raise
     return child.returncode, errors or b""

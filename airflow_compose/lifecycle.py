@@ -395,7 +395,7 @@ def logs(ctx: Context, services: list[str] | None, *, follow: bool, tail: int | 
         args.append("--no-color")
     if len(services) == 1 and services[0] != "worker":
         args.append("--no-log-prefix")
-    return engine.run_child(ctx.stack.compose_command(*args, *services))[0]
+    return engine.run_child(ctx.stack.compose_command(*args, *services), own_group=follow)[0]
 
 
 def exec_in(ctx: Context, service: str, command: list[str]) -> int:
