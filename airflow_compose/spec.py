@@ -51,6 +51,7 @@ class StackSpec:
     postgres_db: str
     admin_user: str
     base: tags.ImageRef | None = None  # the apache/airflow image `afc build` built `image` on
+    log_retention_days: int = 15       # 0: the stack has no log cleaner
 
     @property
     def major(self) -> int:
@@ -75,6 +76,11 @@ class StackSpec:
             if self.flower:
                 names.append("flower")
         return tuple(names)
+
+    @property
+    def compose_services(self) -> tuple[str, ...]:
+        """The services of the compose stack: `services` plus the log cleaner when logs expire."""
+        return self.services + (("log-cleaner",) if self.log_retention_days else ())
 
     @property
     def url(self) -> str:
@@ -179,6 +185,7 @@ def build_spec(values: dict[str, str], facts: EngineFacts) -> StackSpec:
         postgres_db=values["AFC_POSTGRES_DB"],
         admin_user=values["_AIRFLOW_WWW_USER_USERNAME"],
         base=base,
+        log_retention_days=_int(values, "AFC_LOG_RETENTION_DAYS", 0, 36500, "AFC_LOG_RETENTION_DAYS"),
     )
     ports = [(spec.port, "AFC_PORT")]
     if spec.flower and spec.celery:
