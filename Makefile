@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PROJECT ?= airflow-project
 STANDIN ?=
 # Stand-in images (built locally by `make images`) for machines that cannot pull from a registry.
-STANDIN_FLAGS := --image afc-standin/airflow:3.3.2 --postgres-image afc-standin/postgres:16 --redis-image afc-standin/redis:7.2
+STANDIN_FLAGS := --image afc-standin/airflow:3.3.2-python3.11 --postgres-image afc-standin/postgres:16 --redis-image afc-standin/redis:7.2
 
 .PHONY: install dev compose images up test test-unit test-docker test-e2e bench clean
 

@@ -302,8 +302,11 @@ def build(
                                                        "comma-separated, e.g. amazon,http.",
                                                        show_default=False)] = None,
     constraints: Annotated[Optional[str], typer.Option("--constraints", help="pip constraints: a file or URL "
-                                                       "(default: constraints.txt in the project, if any).",
+                                                       "(default: constraints.txt in the project if any, else the "
+                                                       "base image's own /home/airflow/constraints.txt).",
                                                        show_default=False)] = None,
+    no_constraints: Annotated[bool, typer.Option("--no-constraints", help="Install without any constraints "
+                                                 "(pip resolves today's newest versions).")] = False,
 ) -> None:
     """Build the project's image from requirements.txt, packages.txt, wheels/ and extras, and switch to it.
 
@@ -313,6 +316,7 @@ def build(
 
     project = _project()
     result = build_module.build(project, slim=slim, extras=with_extras, constraints=constraints,
+                                no_constraints=no_constraints,
                                 on_output=ui.build_line, on_plan=ui.show_build_plan)
     ui.show_build(result)
 
@@ -500,10 +504,11 @@ def doctor(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.
     raise typer.Exit(ui.show_doctor(checks.diagnose(State.project_dir), as_json))
 
 
-def main() -> None:
-    """Entry point: run the app, turning AfcError into a message and an exit code (no traceback)."""
+def main(argv: Optional[list[str]] = None) -> None:
+    """Entry point: run the app on `argv` (default: the process's arguments), turning AfcError into a message
+    and an exit code (no traceback)."""
     try:
-        code = app(prog_name="afc", standalone_mode=False)
+        code = app(args=argv, prog_name="afc", standalone_mode=False)
         sys.exit(code or 0)
     except AfcError as error:
         if State.debug:

@@ -159,6 +159,7 @@ class ContainerState:
     config_hash: str = ""
     oom_killed: bool = False                  # the last exit was the kernel's OOM killer
     finished_at: dt.datetime | None = None    # the last exit (kept by Docker while the container runs again)
+    image: str = ""       # the reference the container was created from
 
     @property
     def ready(self) -> bool:
@@ -206,6 +207,7 @@ def _container_state(raw: dict[str, Any]) -> ContainerState:
         config_hash=labels.get("com.docker.compose.config-hash", ""),
         oom_killed=bool(state.get("OOMKilled")),
         finished_at=_parse_time(state.get("FinishedAt", "")),
+        image=(raw.get("Config") or {}).get("Image", ""),
     )
 
 
@@ -344,6 +346,17 @@ class Stack:
         with docker_errors("list volumes"):
             return [v.name for v in self.docker.volume.list(filters={"label": f"com.docker.compose.project={self.name}"})]
 
+    def postgres_data(self, image: str) -> "PostgresData | None":
+        """What the stack's database volume holds, read by a one-off container of `image` (the server
+        version comes from the image itself: a stand-in's tag may name another major); None without a volume."""
+        volume = f"{self.name}_postgres-data"
+        with docker_errors("inspect the database volume"):
+            if not self.docker.volume.exists(volume):
+                return None
+            output = self.docker.run(image, ["-c", _PG_DATA_PROBE], entrypoint="sh", remove=True,
+                                     volumes=[(volume, "/v", "ro")], user="0")
+        return _postgres_data(volume, str(output))
+
     # -- commands the user attaches to --
     def compose_command(self, *args: str) -> list[str]:
         """The full `docker compose …` command for this project, as python-on-whales builds it."""
@@ -357,6 +370,27 @@ class Stack:
             return 0, (self.docker.compose.execute(service, command, tty=False) or "").strip()
         except DockerException as error:
             return error.return_code, ((error.stdout or "") + (error.stderr or "")).strip()
+
+
+# The server major of the image, then each PG_VERSION found at the volume's root (postgres up to 17) or
+# under <major>/docker (postgres 18+), with the folder it is in.
+_PG_DATA_PROBE = ('postgres --version; for f in /v/PG_VERSION /v/*/docker/PG_VERSION; do '
+                  '[ -f "$f" ] && echo "data $(dirname "$f") $(cat "$f")"; done; true')
+
+
+@dataclass(frozen=True)
+class PostgresData:
+    volume: str
+    server_major: int | None     # the image's PostgreSQL major
+    data_major: int | None       # the cluster's major in the volume (None: no cluster yet)
+    data_dir: str                # where in the volume: "" (its root, up to 17) or "<major>/docker" (18+)
+
+
+def _postgres_data(volume: str, output: str) -> PostgresData:
+    server = re.search(r"\(PostgreSQL\)\s+(\d+)", output)
+    data = re.search(r"^data /v/?(\S*) (\d+)", output, re.MULTILINE)
+    return PostgresData(volume, int(server[1]) if server else None, int(data[2]) if data else None,
+                        data[1] if data else "")
 
 
 # --- local images (afc images, afc upgrade) ------------------------------------------------------------

@@ -53,7 +53,7 @@ def all_variants(tag: tags.Tag) -> tuple[str, ...]:
     forms = []
     for prefix in ("", "slim-"):
         forms.append(prefix + base)
-        forms += [f"{prefix}{base}-python{python}" for python in tag.line.pythons]
+        forms += [f"{prefix}{base}-python{python}" for python in tag.pythons]
     return tuple(forms)
 
 
@@ -72,15 +72,17 @@ def describe_tag(text: str, executor: str = "celery") -> TagReport:
     if not tag.python_pinned and not tag.latest and tag.major >= 3:
         notes.append("the un-suffixed 3.x tags' default Python is uncertain across releases: pin it")
     reason = fix = ""
-    if missing:
+    if missing and tag.slim:
         reason = (f"the slim image carries no providers; this {executor} stack needs "
                   f"{', '.join(missing)}")
         fix = (f"use the regular tag '{tag.variant(slim=False)}', or build an image on the slim one with "
                f"those providers (`afc build --slim`)")
+    elif missing:
+        reason, fix = tags.missing_provider_problem(tag, missing)
     return TagReport(
         tag=tag.text, repository=image.repository, airflow_version=tag.version, major=tag.major,
         python=tag.python, python_pinned=tag.python_pinned, python_is_line_default=tag.python == line.default_python,
-        line_default_python=line.default_python, line_pythons=line.pythons,
+        line_default_python=line.default_python, line_pythons=tag.pythons,
         variant="slim" if tag.slim else "regular", providers=tag.providers, platforms=tags.PLATFORMS,
         executor=executor, needed_providers=needed, missing_providers=missing, suits_stack=not missing,
         reason=reason, fix=fix, web_component="api-server" if tag.major >= 3 else "webserver",

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import engine, health, settings
-from .errors import StackError, UsageError
+from .errors import ProjectError, StackError, UsageError
 from .generate import render_text
 from .project import Project, find_project, write_atomically
 from .spec import StackSpec, host_facts
@@ -73,6 +73,34 @@ def sync_compose_file(ctx: Context) -> bool:
     return True
 
 
+def postgres_data_conflict(spec: StackSpec, data: "engine.PostgresData | None") -> ProjectError | None:
+    """The refusal when the database volume holds data the Postgres image would not use: another major, or
+    the other data layout (postgres 18 moved it). Starting anyway means a crash loop or an empty database."""
+    if data is None or data.data_major is None:
+        return None
+    expected_dir = f"{data.server_major}/docker" if spec.postgres_versioned_layout else ""
+    if data.data_major == data.server_major and data.data_dir == expected_dir:
+        return None
+    where = f"in {data.data_dir}/ of the volume" if data.data_dir else "at the volume's root (postgres up to 17)"
+    return ProjectError(
+        f"the database volume {data.volume} holds PostgreSQL {data.data_major} data {where}, which "
+        f"{spec.postgres_image} (PostgreSQL {data.server_major or '?'}, data "
+        f"{'in <major>/docker/' if spec.postgres_versioned_layout else 'at the volume root'}) would not use",
+        hint=f"keep the image the data was made with (AFC_POSTGRES_IMAGE=postgres:{data.data_major} in .env, "
+             f"or the one you used), or move the data: put the old image back, `afc backup`, "
+             f"`afc down --volumes --yes`, set the new AFC_POSTGRES_IMAGE, `afc up`, `afc restore FILE --yes`")
+
+
+def check_postgres_data(ctx: Context, containers: list[engine.ContainerState]) -> None:
+    """Refuse before compose (re)creates Postgres on a volume its image cannot use; skipped when the running
+    container already is of the project's image."""
+    if any(c.service == "postgres" and c.image == ctx.spec.postgres_image for c in containers):
+        return
+    conflict = postgres_data_conflict(ctx.spec, ctx.stack.postgres_data(ctx.spec.postgres_image))
+    if conflict:
+        raise conflict
+
+
 # --- up --------------------------------------------------------------------------------------------------
 
 @dataclass
@@ -106,6 +134,7 @@ def up(ctx: Context, services: list[str] | None, *, wait: bool, timeout: float,
     from .doctor import ensure_startable
 
     ensure_startable(ctx, before)  # engine, compose, ports, emulation: stop before starting anything
+    check_postgres_data(ctx, before)  # every Airflow service needs Postgres
     wanted = ctx.wanted(_with_dependencies(ctx.spec, services) if services else None)
     result = UpResult(ctx.spec, 0.0, rerendered, False, wait, ctx.spec.url, ctx.spec.admin_user,
                       f"_AIRFLOW_WWW_USER_PASSWORD in {ctx.project.env_path}")

@@ -128,7 +128,9 @@ def service(name: str, spec: StackSpec, facts: EngineFacts) -> dict[str, Any]:
         if name == "init":
             out["environment"]["_AIRFLOW_WWW_USER_USERNAME"] = spec.admin_user
     out["platform"] = f"linux/{spec.arch}"
-    if "command" in block:
+    if block.get("init_script"):
+        out["command"] = ["python", "-c", blocks()["init_script"]]
+    elif "command" in block:
         out["command"] = block["command"]
     if name == "worker":
         out["deploy"] = {"replicas": spec.workers}
@@ -142,8 +144,8 @@ def service(name: str, spec: StackSpec, facts: EngineFacts) -> dict[str, Any]:
         out["volumes"] = [volume for volume in blocks()["airflow_volumes"] if volume.endswith(":/opt/airflow/logs")]
     elif airflow:
         out["volumes"] = list(blocks()["airflow_volumes"])
-    elif "volumes" in block:
-        out["volumes"] = block["volumes"]
+    elif name == "postgres":
+        out["volumes"] = [f"postgres-data:{spec.postgres_data_mount}"]
     depends = _depends_on(name, spec)
     if depends:
         out["depends_on"] = depends

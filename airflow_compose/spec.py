@@ -83,6 +83,23 @@ class StackSpec:
         return self.services + (("log-cleaner",) if self.log_retention_days else ())
 
     @property
+    def postgres_major(self) -> int | None:
+        """The PostgreSQL major the Postgres image's tag names (`postgres:16`, `postgres:18-bookworm`), if any."""
+        tag = self.postgres_image.split("@")[0].rsplit("/", 1)[-1].partition(":")[2]
+        digits = re.match(r"\d+", tag)
+        return int(digits[0]) if digits else None
+
+    @property
+    def postgres_versioned_layout(self) -> bool:
+        """Postgres 18+ images keep the data in <major>/docker of a volume at /var/lib/postgresql. A tag that
+        names no major (`latest`, `alpine`) is today's newest release: 18 or later."""
+        return self.postgres_major is None or self.postgres_major >= 18
+
+    @property
+    def postgres_data_mount(self) -> str:
+        return "/var/lib/postgresql" if self.postgres_versioned_layout else "/var/lib/postgresql/data"
+
+    @property
     def url(self) -> str:
         host = "localhost" if self.host in ("127.0.0.1", "0.0.0.0", "::") else self.host
         return f"http://{host}:{self.port}"
@@ -147,6 +164,10 @@ def build_spec(values: dict[str, str], facts: EngineFacts) -> StackSpec:
             f"the slim image '{image.text}' lacks the providers this stack needs ({needed})",
             hint=f"use the regular tag '{tag.variant(slim=False)}'; to run on the slim one, then run "
                  f"`afc build --slim`, which builds on it with those providers added")
+    missing = tuple(p for p in tags.STACK_PROVIDERS[tag.major] if p not in tag.providers)
+    if missing and not tag.slim and base is None:
+        reason, fix = tags.missing_provider_problem(tag, missing)
+        raise UsageError(f"{reason} (image '{image.text}')", hint=fix)
     host = values.get("AFC_HOST", "127.0.0.1")
     try:
         ipaddress.ip_address(host)

@@ -186,7 +186,7 @@ def service(name: str, spec: StackSpec, image: str, secrets: Sequence[SwarmSecre
         out["secrets"] = [{"source": s.role, "target": s.target} for s in mounted]
     volumes = swarm["volumes"]
     if name == "postgres":
-        out["volumes"] = [f"postgres-data:{volumes['postgres-data']}"]
+        out["volumes"] = [f"postgres-data:{spec.postgres_data_mount}"]
     elif _airflow(name):
         out["volumes"] = [f"airflow-logs:{volumes['airflow-logs']}"]
     ports = _ports(name, spec, routing_mesh)

@@ -16,14 +16,21 @@ FLOOR = (2, 7)
 
 @dataclass(frozen=True)
 class Line:
-    """An Airflow minor line: the Pythons its images are published for."""
+    """An Airflow minor line: the Pythons its images are published for, and the un-suffixed tags' Python."""
 
     pythons: tuple[str, ...]
     default_python: str
 
 
-# Published Python versions per line (apache/airflow tags). Since 2.9 the un-suffixed tags use the newest
-# supported Python; before that, the oldest.
+# Published Python versions per line, with sources (image docs and changelog: docker-stack-docs/changelog.rst
+# in apache/airflow; each release's Dockerfile ARG for the default).
+# - Up to 2.8 the un-suffixed tags used the oldest supported Python (3.8); since 2.9 the newest supported
+#   one (changelog "Airflow 2.9": "the images are going to use Python 3.12").
+# - 3.0 and 3.1 stay on 3.12: the FAB provider did not support 3.13 when 3.1.0 shipped (changelog
+#   "Airflow 3.1.0").
+# - 3.2 and 3.3 default to 3.13: the Dockerfile of the 3.3.0 release (apache/airflow#69480) has
+#   AIRFLOW_PYTHON_VERSION="3.13.14", unchanged from the 3.2.2 Dockerfile it replaced. 3.14 images start
+#   with 3.3 (README of the 3.3.0 release: "3.10, 3.11, 3.12, 3.13, 3.14").
 LINES: dict[tuple[int, int], Line] = {
     (2, 7): Line(("3.8", "3.9", "3.10", "3.11"), "3.8"),
     (2, 8): Line(("3.8", "3.9", "3.10", "3.11"), "3.8"),
@@ -32,9 +39,25 @@ LINES: dict[tuple[int, int], Line] = {
     (2, 11): Line(("3.9", "3.10", "3.11", "3.12"), "3.12"),
     (3, 0): Line(("3.9", "3.10", "3.11", "3.12"), "3.12"),
     (3, 1): Line(("3.10", "3.11", "3.12", "3.13"), "3.12"),
-    (3, 2): Line(("3.10", "3.11", "3.12", "3.13"), "3.12"),
-    (3, 3): Line(("3.10", "3.11", "3.12", "3.13", "3.14"), "3.12"),
+    (3, 2): Line(("3.10", "3.11", "3.12", "3.13"), "3.13"),
+    (3, 3): Line(("3.10", "3.11", "3.12", "3.13", "3.14"), "3.13"),
 }
+
+# Pythons a line stopped publishing at a patch release: from that release on, no such image exists.
+# Changelog "Airflow 2.11.1": "The image does not support Python 3.9 anymore".
+DROPPED_PYTHONS: dict[tuple[int, int, int], tuple[str, ...]] = {(2, 11, 1): ("3.9",)}
+
+# Images published without a provider the stack needs. Changelog "Airflow 3.1.0": the Python 3.13 images
+# (regular and slim) of 3.1.0 do not contain the fab provider (apache/airflow#56123).
+MISSING_PROVIDERS: dict[tuple[str, str], tuple[str, ...]] = {("3.1.0", "3.13"): ("fab",)}
+
+
+def pythons_of(version: tuple[int, int, int]) -> tuple[str, ...]:
+    """The Pythons images of this release are published for."""
+    dropped = {python for since, pythons in DROPPED_PYTHONS.items() if version[:2] == since[:2]
+               and version >= since for python in pythons}
+    return tuple(python for python in line_of(version).pythons if python not in dropped)
+
 
 # Providers the stack needs, per major version; regular images carry them, slim images carry none.
 STACK_PROVIDERS = {2: ("celery", "postgres", "redis"), 3: ("celery", "postgres", "redis", "fab")}
@@ -74,11 +97,15 @@ class Tag:
         return line_of(self.version_tuple)
 
     @property
+    def pythons(self) -> tuple[str, ...]:
+        return pythons_of(self.version_tuple)
+
+    @property
     def providers(self) -> tuple[str, ...]:
         if self.slim:
             return ()
-        extras = [e for e in REGULAR_EXTRAS if not (self.major >= 3 and e == "virtualenv")]
-        return tuple(extras)
+        missing = MISSING_PROVIDERS.get((self.version, self.python), ())
+        return tuple(e for e in REGULAR_EXTRAS if not (self.major >= 3 and e == "virtualenv") and e not in missing)
 
     def warnings(self) -> list[str]:
         notes = []
@@ -97,6 +124,15 @@ class Tag:
         if pin or self.python_pinned or python:
             text += f"-python{python or self.python}"
         return text
+
+
+def missing_provider_problem(tag: "Tag", missing: tuple[str, ...]) -> tuple[str, str]:
+    """Why a regular image published without a provider the stack needs cannot run it, and the fix."""
+    others = [p for p in tag.pythons if (tag.version, p) not in MISSING_PROVIDERS]
+    return (f"the {tag.version} images for Python {tag.python} were published without the "
+            f"{', '.join(missing)} provider this stack needs",
+            f"use another Python, e.g. --tag {tag.variant(python=others[-1])}, or build an image with it: "
+            f"`afc build --with {','.join(missing)}`")
 
 
 def line_of(version: tuple[int, ...]) -> Line:
@@ -122,11 +158,13 @@ def parse_tag(text: str) -> Tag:
         raise UsageError(f"Airflow {version} (tag '{text}') is a major version afc does not know yet",
                          hint=f"use a 2.x or 3.x tag, e.g. --tag {DEFAULT_TAG}")
     line = line_of(numbers)
+    pythons = pythons_of(numbers)
     python = match["python"]
-    if python and python not in line.pythons:
+    if python and python not in pythons:
         raise UsageError(
-            f"Python {python} is not published for Airflow {numbers[0]}.{numbers[1]} (tag '{text}')",
-            hint=f"choose one of Python {', '.join(line.pythons)}, e.g. "
+            f"Python {python} is not published for Airflow {version} (tag '{text}'): "
+            f"there is no such image",
+            hint=f"choose one of Python {', '.join(pythons)}, e.g. "
                  f"{'slim-' if match['slim'] else ''}{match['version']}-python{line.default_python}")
     return Tag(text=text.strip(), version=version, python=python or line.default_python,
                slim=bool(match["slim"]), latest=latest, python_pinned=python is not None)

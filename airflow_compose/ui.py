@@ -334,6 +334,8 @@ def show_build_plan(plan) -> None:
         parts.append("requirements.txt")
     if plan.constraints:
         parts.append(f"constraints: {plan.constraints}")
+    elif plan.image_constraints:
+        parts.append("constraints: the base image's own (/home/airflow/constraints.txt)")
     if plan.offline:
         parts.append(f"offline from wheels/ ({len(plan.wheels)} files)")
     if plan.bake_dags:

@@ -47,13 +47,16 @@ class UpgradeResult:
         return sum(self.timings.values())
 
 
-def target_image(current: tags.ImageRef, to: str) -> tags.ImageRef:
-    """`--to TAG` keeps the project's repository (a mirror or stand-in stays in use); REPO:TAG replaces it."""
+def target_image(current: tags.ImageRef, current_tag: tags.Tag, to: str) -> tags.ImageRef:
+    """`--to TAG` keeps the project's repository (a mirror or stand-in stays in use); REPO:TAG replaces it.
+    A bare release (`--to 2.11.2`) keeps the Python the project pins, so an upgrade never changes it."""
     to = to.strip()
     if not to:
         raise UsageError("--to is empty", hint="give the tag to upgrade to, e.g. --to " + tags.NEWEST_RELEASE)
     if "/" in to or ":" in to:
         return tags.split_image(to)
+    if current_tag.python_pinned and "-python" not in to:
+        to += f"-python{current_tag.python}"
     return tags.ImageRef(current.repository, to)
 
 
@@ -67,7 +70,7 @@ def plan_upgrade(project: Project, to: str) -> UpgradePlan:
             f"the project runs {current_spec.image.text}, built by `afc build` on {current_spec.base.text}",
             hint="rebuild it on the new release: `afc backup`, set AFC_BASE_IMAGE to the new REPO:TAG in .env, "
                  "`afc build`, then `afc up` (init migrates the database)")
-    target = target_image(current_spec.image, to)
+    target = target_image(current_spec.image, current_spec.tag, to)
     target_tag = tags.parse_tag(target.tag)  # unknown Python, version outside the scheme: UsageError
     current_tag = current_spec.tag
     if target_tag.version_tuple < current_tag.version_tuple:

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Build the stand-in images used as test fixtures (no registry is reachable, so nothing is pulled):
 #
-#   afc-standin/base:bookworm     debootstrapped Debian bookworm root, imported with `docker import`
-#   afc-standin/airflow:2.10.4    \
-#   afc-standin/airflow:2.11.2     } base + a Python venv with apache-airflow + /entrypoint
-#   afc-standin/airflow:3.3.2     /
-#   afc-standin/postgres:16       base + an entrypoint running Debian's PostgreSQL 15
-#   afc-standin/redis:7.2         base + an entrypoint running Debian's Redis 7.0
+#   afc-standin/base:bookworm                  debootstrapped Debian bookworm root (`docker import`)
+#   afc-standin/airflow:2.10.4-python3.11      \
+#   afc-standin/airflow:2.11.2-python3.11       } base + a Python 3.11 venv with apache-airflow,
+#   afc-standin/airflow:3.3.2-python3.11       /  its constraints and /entrypoint
+#   afc-standin/airflow:slim-2.10.4-python3.11 the 2.10.4 stand-in without the stack's providers
+#   afc-standin/postgres:16                    base + an entrypoint running Debian's PostgreSQL 15
+#   afc-standin/postgres:18                    the same with the postgres:18 data layout
+#   afc-standin/redis:7.2                      base + an entrypoint running Debian's Redis 7.0
 #
 # Usage: bash standin/build.sh [--force] [IMAGE...]
-#   IMAGE is e.g. airflow:3.3.2, afc-standin/postgres:16, base, redis (default: all of them).
+#   IMAGE is e.g. airflow:3.3.2-python3.11, afc-standin/postgres:16, base, redis (default: all of them).
 #   --force rebuilds the named images even when their recipe is unchanged (without names:
 #   everything, starting from a fresh debootstrap).
 #
@@ -31,7 +33,9 @@ RECIPE_SCHEMA=1
 PIP_VERSION=25.3
 VENV=/opt/airflow-venv
 AIRFLOW_VERSIONS=(2.10.4 2.11.2 3.3.2)
-ALL_IMAGES=(base:bookworm airflow:2.10.4 airflow:2.11.2 airflow:3.3.2 postgres:16 redis:7.2)
+PYTHON=3.11  # bookworm's Python: the stand-in tags say so, as the released images' tags do
+ALL_IMAGES=(base:bookworm airflow:2.10.4-python$PYTHON airflow:2.11.2-python$PYTHON airflow:3.3.2-python$PYTHON
+            airflow:slim-2.10.4-python$PYTHON postgres:16 postgres:18 redis:7.2)
 
 ROOTFS=$CACHE_DIR/rootfs
 ROOTFS_STAMP=$CACHE_DIR/rootfs.recipe
@@ -41,7 +45,7 @@ CTX_DIR=$CACHE_DIR/ctx
 log() { printf '[standin] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-usage() { sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 # ---------------------------------------------------------------------------------------------
 # Arguments
@@ -57,6 +61,7 @@ for arg in "$@"; do
             case $name in
                 base) name=base:bookworm ;;
                 postgres) name=postgres:16 ;;
+                airflow:[0-9]*.[0-9]*.[0-9]*) [[ $name == *-python* ]] || name=$name-python$PYTHON ;;
                 redis) name=redis:7.2 ;;
                 airflow) die "say which Airflow version: ${AIRFLOW_VERSIONS[*]/#/airflow:}" ;;
             esac
@@ -118,6 +123,24 @@ airflow_req() {
     printf '%s\n' "$f"
 }
 
+airflow_version() {  # airflow:2.10.4-python3.11 -> 2.10.4
+    local v=${1#airflow:}
+    printf '%s\n' "${v%-python*}"
+}
+
+# The constraints file the image carries at /home/airflow/constraints.txt, as the released images carry
+# their release's: the official file where we have it, else the lock the venv was installed from.
+constraints_of() {
+    local official=$STANDIN_DIR/constraints/constraints-$1-python$PYTHON.txt
+    if [[ -f $official ]]; then printf '%s\n' "$official"; else printf '%s\n' "$STANDIN_DIR/airflow/locks/$1.txt"; fi
+}
+
+venv_hash() {  # what the venv of version $1 depends on: a venv with this hash is reused from the cache
+    local files
+    mapfile -t files < <(req_files "$(airflow_req "$1")")
+    hash_inputs "base=$BASE_HASH" "airflow=$1" "pip=$PIP_VERSION" "venv=$VENV" "venv-owner=50000:0" -- "${files[@]}"
+}
+
 BASE_HASH=$(hash_inputs "suite=$SUITE" "mirror-independent" -- \
     "$STANDIN_DIR/base/packages.txt" "$STANDIN_DIR/base/setup.sh")
 
@@ -125,13 +148,18 @@ recipe_hash() {  # recipe_hash IMAGE
     local img=$1
     case $img in
         base:bookworm) printf '%s\n' "$BASE_HASH" ;;
-        airflow:*)
-            local v=${img#airflow:} files
-            mapfile -t files < <(req_files "$(airflow_req "$v")")
-            hash_inputs "base=$BASE_HASH" "airflow=$v" "pip=$PIP_VERSION" "venv=$VENV" "venv-owner=50000:0" -- \
-                "$STANDIN_DIR/airflow/Dockerfile" "$STANDIN_DIR/airflow/entrypoint.sh" "${files[@]}"
+        airflow:slim-*)
+            local regular=airflow:${img#airflow:slim-}
+            hash_inputs "regular=$(recipe_hash "$regular")" -- "$STANDIN_DIR/airflow/Dockerfile.slim"
             ;;
-        postgres:16|redis:7.2)
+        airflow:*)
+            local v files
+            v=$(airflow_version "$img")
+            mapfile -t files < <(req_files "$(airflow_req "$v")")
+            hash_inputs "base=$BASE_HASH" "venv=$(venv_hash "$v")" -- \
+                "$STANDIN_DIR/airflow/Dockerfile" "$STANDIN_DIR/airflow/entrypoint.sh" "$(constraints_of "$v")"
+            ;;
+        postgres:*|redis:7.2)
             local d=${img%%:*}
             hash_inputs "base=$BASE_HASH" "image=$img" -- \
                 "$STANDIN_DIR/$d/Dockerfile" "$STANDIN_DIR/$d/entrypoint.sh"
@@ -258,33 +286,52 @@ build_base() {
 # ---------------------------------------------------------------------------------------------
 # Airflow: resolve and install in the chroot, tar the venv, docker build FROM the base.
 build_airflow() {
-    local v=$1 hash=$2 ctx=$CTX_DIR/airflow-$1
-    ensure_rootfs
+    local img=$1 hash=$2 v ctx
+    v=$(airflow_version "$img")
+    ctx=$CTX_DIR/airflow-$v
     remove_tree "$ctx"; mkdir -p "$ctx"
-    chroot_enter
-    remove_tree "$ROOTFS$VENV"
-    TEMP_FILES+=("$ROOTFS$VENV")
-    log "airflow:$v: pip install (inside the bookworm root)"
-    in_chroot python3 -m venv "$VENV"
-    in_chroot "$VENV/bin/pip" install --quiet "pip==$PIP_VERSION"
-    if ! in_chroot "$VENV/bin/pip" install --no-warn-script-location \
-        -r "/tmp/afc-standin/airflow/requirements/$v.txt" >"$CACHE_DIR/pip-$v.log" 2>&1; then
-        tail -n 40 "$CACHE_DIR/pip-$v.log" >&2
-        die "pip install for Airflow $v failed (log: $CACHE_DIR/pip-$v.log)"
+    local venv_tar
+    venv_tar=$CACHE_DIR/venv-$v-$(venv_hash "$v").tar
+    if [[ -f $venv_tar ]]; then
+        log "$img: reusing the venv of the same recipe ($venv_tar)"
+    else
+        ensure_rootfs
+        chroot_enter
+        remove_tree "$ROOTFS$VENV"
+        TEMP_FILES+=("$ROOTFS$VENV")
+        log "$img: pip install (inside the bookworm root)"
+        in_chroot python3 -m venv "$VENV"
+        in_chroot "$VENV/bin/pip" install --quiet "pip==$PIP_VERSION"
+        if ! in_chroot "$VENV/bin/pip" install --no-warn-script-location \
+            -r "/tmp/afc-standin/airflow/requirements/$v.txt" >"$CACHE_DIR/pip-$v.log" 2>&1; then
+            tail -n 40 "$CACHE_DIR/pip-$v.log" >&2
+            die "pip install for Airflow $v failed (log: $CACHE_DIR/pip-$v.log)"
+        fi
+        in_chroot "$VENV/bin/pip" check >&2 || log "$img: WARNING: pip check reports conflicts (above)"
+        in_chroot "$VENV/bin/pip" freeze --all > "$ROOTFS$VENV/afc-standin-freeze.txt"
+        cp "$ROOTFS$VENV/afc-standin-freeze.txt" "$CACHE_DIR/freeze-$v.txt"
+        # Owned by the airflow user (50000:0) and group-writable, as the real image's Python packages are:
+        # a derived image (`afc build`) pip-installs as that user.
+        rm -f "$CACHE_DIR"/venv-"$v"-*.tar
+        tar --numeric-owner --owner=50000 --group=0 --mode=g+w -C "$ROOTFS" -cf "$venv_tar.tmp" "${VENV#/}"
+        mv "$venv_tar.tmp" "$venv_tar"
+        chroot_leave
     fi
-    in_chroot "$VENV/bin/pip" check >&2 || log "airflow:$v: WARNING: pip check reports conflicts (above)"
-    in_chroot "$VENV/bin/pip" freeze --all > "$ROOTFS$VENV/afc-standin-freeze.txt"
-    cp "$ROOTFS$VENV/afc-standin-freeze.txt" "$CACHE_DIR/freeze-$v.txt"
-    # Owned by the airflow user (50000:0) and group-writable, as the real image's Python packages are: a
-    # derived image (`afc build`) pip-installs as that user.
-    tar --numeric-owner --owner=50000 --group=0 --mode=g+w -C "$ROOTFS" -cf "$ctx/venv.tar" "${VENV#/}"
-    chroot_leave
+    ln "$venv_tar" "$ctx/venv.tar" 2>/dev/null || cp "$venv_tar" "$ctx/venv.tar"
     cp "$STANDIN_DIR/airflow/Dockerfile" "$ctx/Dockerfile"
     cp "$STANDIN_DIR/airflow/entrypoint.sh" "$ctx/entrypoint.sh"
-    log "airflow:$v: docker build"
+    cp "$(constraints_of "$v")" "$ctx/constraints.txt"
+    log "$img: docker build"
     docker_build "airflow-$v" --label "$LABEL_KEY=$hash" \
-        --build-arg "AIRFLOW_VERSION=$v" -t "$PREFIX/airflow:$v" "$ctx"
+        --build-arg "AIRFLOW_VERSION=$v" -t "$PREFIX/$img" "$ctx"
     remove_tree "$ctx"
+}
+
+build_slim() {  # airflow:slim-V-pythonP: FROM the regular stand-in, the stack's providers uninstalled
+    local img=$1 hash=$2 regular=airflow:${1#airflow:slim-}
+    log "$img: docker build (from $PREFIX/$regular)"
+    docker_build "airflow-slim" --label "$LABEL_KEY=$hash" --build-arg "REGULAR=$PREFIX/$regular" \
+        -t "$PREFIX/$img" -f "$STANDIN_DIR/airflow/Dockerfile.slim" "$STANDIN_DIR/airflow"
 }
 
 remove_replaced() {  # remove_replaced OLD_ID TAG: drop the image a rebuild replaced, if unused
@@ -308,10 +355,15 @@ docker_build() {  # docker_build LOGNAME ARGS...: no network, output to a log sh
     fi
 }
 
-build_simple() {  # postgres:16 / redis:7.2: small context straight from standin/<name>/
+build_simple() {  # postgres:16|18 / redis:7.2: small context straight from standin/<name>/
     local img=$1 hash=$2 d=${1%%:*}
     log "$img: docker build"
-    docker_build "$d" --label "$LABEL_KEY=$hash" -t "$PREFIX/$img" "$STANDIN_DIR/$d"
+    local layout=()
+    if [[ $img == postgres:* ]] && ((${img#postgres:} >= 18)); then
+        layout=(--build-arg "PGDATA_DIR=/var/lib/postgresql/${img#postgres:}/docker"
+                --build-arg "VOLUME_DIR=/var/lib/postgresql")
+    fi
+    docker_build "$d-${img#*:}" --label "$LABEL_KEY=$hash" "${layout[@]}" -t "$PREFIX/$img" "$STANDIN_DIR/$d"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -349,7 +401,8 @@ for img in "${BUILD_LIST[@]}"; do
     t0=$SECONDS
     old_id=$(docker image inspect --format '{{.Id}}' "$PREFIX/$img" 2>/dev/null || true)
     case $img in
-        airflow:*) build_airflow "${img#airflow:}" "${HASH[$img]}" ;;
+        airflow:slim-*) build_slim "$img" "${HASH[$img]}" ;;
+        airflow:*) build_airflow "$img" "${HASH[$img]}" ;;
         *) build_simple "$img" "${HASH[$img]}" ;;
     esac
     remove_replaced "$old_id" "$PREFIX/$img"

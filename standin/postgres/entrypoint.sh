@@ -12,11 +12,29 @@ die() { printf '[postgres-entrypoint] ERROR: %s\n' "$*" >&2; exit 1; }
 PGDATA=${PGDATA:-/var/lib/postgresql/data}
 export PGDATA
 
+# POSTGRES_*_FILE: the variable's value read from a file (Docker secrets); setting both is an error.
+for name in POSTGRES_PASSWORD POSTGRES_USER POSTGRES_DB POSTGRES_INITDB_ARGS; do
+    file_var=${name}_FILE
+    if [[ -n ${!file_var:-} ]]; then
+        [[ -z ${!name:-} ]] || die "both $name and $file_var are set (but are exclusive)"
+        export "$name=$(< "${!file_var}")"
+        unset "$file_var"
+    fi
+done
+
 if [[ ${1:-} == -* ]]; then
     set -- postgres "$@"
 fi
 if [[ ${1:-} != postgres ]]; then
     exec "$@"
+fi
+
+# Images with the 18+ layout keep PGDATA in a major-specific folder of the volume /var/lib/postgresql;
+# data mounted at the old path would be silently unused, so the server refuses to start (as postgres:18).
+if [[ $PGDATA != /var/lib/postgresql/data ]] && mountpoint -q /var/lib/postgresql/data 2>/dev/null; then
+    die "this image keeps its data in $PGDATA (the postgres 18+ layout: mount the volume at" \
+        "/var/lib/postgresql), but a volume or bind mount is at /var/lib/postgresql/data, where it" \
+        "would be unused; move the mount, or upgrade the data with pg_upgrade / a dump and restore"
 fi
 
 if [[ $(id -u) == 0 ]]; then

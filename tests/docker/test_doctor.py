@@ -174,9 +174,9 @@ def test_an_architecture_the_engine_cannot_run(tmp_path):
 def test_a_missing_built_image_stops_up_with_the_rebuild_command(tmp_path):
     folder = make_project(tmp_path, "doc-built", 18514)
     env = folder / ".env"
-    env.write_text(env.read_text().replace("AIRFLOW_IMAGE_NAME=afc-standin/airflow:2.10.4",
+    env.write_text(env.read_text().replace("AIRFLOW_IMAGE_NAME=afc-standin/airflow:2.10.4-python3.11",
                                            "AIRFLOW_IMAGE_NAME=doc-built-airflow:000000000000")
-                   .replace("AFC_BASE_IMAGE=", "AFC_BASE_IMAGE=afc-standin/airflow:2.10.4"))
+                   .replace("AFC_BASE_IMAGE=", "AFC_BASE_IMAGE=afc-standin/airflow:2.10.4-python3.11"))
     found = checks(report(afc("doctor", "--json", project=folder)))
     assert found["images"]["status"] == "fail" and "afc build" in found["images"]["fix"]
     up = afc("up", project=folder)

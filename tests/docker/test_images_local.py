@@ -15,9 +15,9 @@ def test_project_images_from_the_engine(tmp_path):
     by_role = {image["role"]: image for image in data["images"]}
     assert set(by_role) == {"airflow", "postgres", "redis"} and data["all_present"] is False
     airflow = by_role["airflow"]
-    expected_id = docker("image", "inspect", "-f", "{{.Id}}", "afc-standin/airflow:2.11.2").stdout.strip()
-    expected_size = int(docker("image", "inspect", "-f", "{{.Size}}", "afc-standin/airflow:2.11.2").stdout)
-    arch = docker("image", "inspect", "-f", "{{.Os}}/{{.Architecture}}", "afc-standin/airflow:2.11.2").stdout.strip()
+    expected_id = docker("image", "inspect", "-f", "{{.Id}}", "afc-standin/airflow:2.11.2-python3.11").stdout.strip()
+    expected_size = int(docker("image", "inspect", "-f", "{{.Size}}", "afc-standin/airflow:2.11.2-python3.11").stdout)
+    arch = docker("image", "inspect", "-f", "{{.Os}}/{{.Architecture}}", "afc-standin/airflow:2.11.2-python3.11").stdout.strip()
     assert airflow["present"] and airflow["id"] == expected_id and airflow["size"] == expected_size
     assert airflow["platform"] == arch and airflow["created"].startswith("20") and airflow["note"] == ""
     assert by_role["postgres"]["present"] and by_role["postgres"]["reference"] == "afc-standin/postgres:16"

@@ -27,7 +27,7 @@ FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthM
 
 
 def airflow_image(version: str) -> str:
-    return f"afc-standin/airflow:{version}"
+    return f"afc-standin/airflow:{version}-python3.11"
 
 
 def unique(prefix: str) -> str:
@@ -330,7 +330,8 @@ def test_postgres_root_owned_volume_restart_and_clean_stop(network: str) -> None
         out = docker("exec", name, "psql", "-U", "vol_user", "-tAc", "SELECT count(*) FROM kept").stdout
         assert out.strip() == "0"
 
-        # SIGTERM is turned into a fast shutdown too.
+        # SIGTERM is PostgreSQL's smart shutdown (the server is PID 1, as in the official image): with no
+        # client connected it stops at once.
         start = time.monotonic()
         docker("kill", "--signal", "TERM", name)
         docker("wait", name, timeout=30)
@@ -353,3 +354,107 @@ def test_redis_answers_ping_from_another_container(redis: str, network: str) -> 
     wait_until("redis to answer PING", pong, timeout=30)
     out = docker("exec", redis, "redis-cli", "config", "get", "protected-mode").stdout.split()
     assert out == ["protected-mode", "no"]
+
+
+# --------------------------------------------------------------------------------------------
+# Released semantics the stack must not rely on away (tests fail where users would)
+
+
+def wrong_password_url(pg: Postgres) -> str:
+    return f"postgresql+psycopg2://{PG_USER}:not-the-password@{pg.name}/{PG_DB}"
+
+
+@pytest.mark.parametrize("version", ["2.10.4", "3.3.2"])
+def test_airflow_failed_migration_and_user_creation_do_not_stop_the_command(postgres: Postgres, version: str) -> None:
+    # The released entrypoint runs `airflow db migrate || true` and `airflow users create ... || true`.
+    proc = docker(
+        "run", "--rm", "--network", postgres.network, "-e", "CONNECTION_CHECK_MAX_COUNT=0",
+        "-e", f"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN={wrong_password_url(postgres)}",
+        "-e", "_AIRFLOW_DB_MIGRATE=true", "-e", "_AIRFLOW_WWW_USER_CREATE=true",
+        "-e", "_AIRFLOW_WWW_USER_PASSWORD=pw", "-e", f"AIRFLOW__CORE__AUTH_MANAGER={FAB_AUTH_MANAGER}",
+        airflow_image(version), "version", check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().endswith(version)
+    assert "password authentication failed" in proc.stderr
+
+
+def test_airflow_3_waits_for_the_database_only_before_its_components() -> None:
+    env = ["-e", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=postgresql+psycopg2://u:p@no-such-host.invalid/db",
+           "-e", "CONNECTION_CHECK_MAX_COUNT=2", "-e", "CONNECTION_CHECK_SLEEP_TIME=1"]
+    version = docker("run", "--rm", *env, airflow_image("3.3.2"), "version", check=False)
+    assert version.returncode == 0 and version.stdout.strip() == "3.3.2", version.stderr
+    python = docker("run", "--rm", *env, airflow_image("3.3.2"), "python", "-c", "print('ran')", check=False)
+    assert python.stdout.strip() == "ran" and "metadata database" not in python.stderr
+    scheduler = docker("run", "--rm", *env, airflow_image("3.3.2"), "scheduler", check=False)
+    assert scheduler.returncode == 1 and "giving up" in scheduler.stderr
+    # Airflow 2 waits before every command, python included.
+    old = docker("run", "--rm", *env, airflow_image("2.10.4"), "python", "-c", "print('ran')", check=False)
+    assert old.returncode == 1 and "giving up" in old.stderr
+
+
+@pytest.mark.parametrize("version", AIRFLOW_VERSIONS)
+def test_airflow_carries_its_constraints_and_says_its_python(version: str) -> None:
+    out = docker("run", "--rm", airflow_image(version), "bash", "-c",
+                 "python --version; grep -i '^apache-airflow==' /home/airflow/constraints.txt").stdout
+    assert out.split() == ["Python", out.split()[1], f"apache-airflow=={version}"]
+    assert out.split()[1].startswith("3.11."), "the tag says python3.11"
+
+
+def test_slim_airflow_lacks_the_stacks_providers() -> None:
+    probe = ("import importlib.util as u; print(sum(u.find_spec('airflow.providers.' + p) is not None "
+             "for p in ('celery', 'postgres', 'redis')))")
+    slim = docker("run", "--rm", "afc-standin/airflow:slim-2.10.4-python3.11", "python", "-c", probe).stdout
+    regular = docker("run", "--rm", airflow_image("2.10.4"), "python", "-c", probe).stdout
+    assert (slim.strip(), regular.strip()) == ("0", "3")
+    assert docker("run", "--rm", "afc-standin/airflow:slim-2.10.4-python3.11", "bash", "-c",
+                  "test -f /home/airflow/constraints.txt", check=False).returncode == 0
+
+
+def test_postgres_smart_shutdown_on_sigterm_fast_on_docker_stop(network: str) -> None:
+    name = unique("pg-signals")
+    try:
+        docker("run", "--detach", "--name", name, "--network", network, "-e", "POSTGRES_PASSWORD=pw", POSTGRES_IMAGE)
+        wait_until("postgres", lambda: docker("exec", name, "pg_isready", "-h", "127.0.0.1", check=False).returncode == 0)
+        docker("exec", "--detach", name, "psql", "-U", "postgres", "-c", "SELECT pg_sleep(60)")
+        time.sleep(1)
+        docker("kill", "--signal", "TERM", name)
+        time.sleep(3)
+        assert json.loads(docker("inspect", name).stdout)[0]["State"]["Running"], \
+            "SIGTERM is a smart shutdown: the server waits for the connected client"
+        start = time.monotonic()
+        docker("stop", "--time", "30", name)  # STOPSIGNAL SIGINT: fast shutdown
+        assert time.monotonic() - start < 10
+    finally:
+        remove_container(name)
+
+
+def test_postgres_password_file(network: str) -> None:
+    name = unique("pg-file")
+    try:
+        docker("run", "--detach", "--name", name, "--network", network, "-e", "POSTGRES_PASSWORD_FILE=/tmp/pw",
+               "--entrypoint", "bash", POSTGRES_IMAGE, "-c",
+               "echo file-pw > /tmp/pw && exec /usr/local/bin/docker-entrypoint.sh postgres")
+        wait_until("postgres", lambda: docker("exec", name, "pg_isready", "-h", "127.0.0.1", check=False).returncode == 0)
+        ok = docker("run", "--rm", "--network", network, "-e", "PGPASSWORD=file-pw", POSTGRES_IMAGE,
+                    "psql", "-h", name, "-U", "postgres", "-tAc", "SELECT 1")
+        assert ok.stdout.strip() == "1"
+        both = docker("run", "--rm", "-e", "POSTGRES_PASSWORD=a", "-e", "POSTGRES_PASSWORD_FILE=/etc/hostname",
+                      POSTGRES_IMAGE, check=False, timeout=60)
+        assert both.returncode == 1 and "exclusive" in both.stderr
+    finally:
+        remove_container(name)
+
+
+def test_postgres_18_layout_and_refusal_of_the_old_mount() -> None:
+    image = "afc-standin/postgres:18"
+    config = json.loads(docker("image", "inspect", image).stdout)[0]["Config"]
+    assert "PGDATA=/var/lib/postgresql/18/docker" in config["Env"]
+    assert list(config["Volumes"]) == ["/var/lib/postgresql"]
+    volume = unique("pg18-old")
+    try:
+        refused = docker("run", "--rm", "-v", f"{volume}:/var/lib/postgresql/data", "-e", "POSTGRES_PASSWORD=pw",
+                         image, check=False, timeout=60)
+        assert refused.returncode == 1 and "/var/lib/postgresql/data" in refused.stderr, refused.stderr
+    finally:
+        docker("volume", "rm", "--force", volume, check=False)

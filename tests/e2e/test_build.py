@@ -1,4 +1,4 @@
-"""`afc build` on the real engine: a build on afc-standin/airflow:2.10.4 adding an apt package (packages.txt) and,
+"""`afc build` on the real engine: a build on afc-standin/airflow:2.10.4-python3.11 adding an apt package (packages.txt) and,
 offline, a pure-Python package from a wheel downloaded on the host, both usable in the running scheduler
 (which runs as the image's user again); unchanged inputs
 reuse the image, a changed requirements file rebuilds; a requirement that conflicts with the pinned Airflow
@@ -72,15 +72,15 @@ def test_offline_build_switches_the_project_and_runs(project):
     image = env_value(root, "AIRFLOW_IMAGE_NAME")
     built.append(image)
     assert image.startswith(f"{NAME}-airflow:") and image in done.stderr
-    assert env_value(root, "AFC_BASE_IMAGE") == "afc-standin/airflow:2.10.4"
+    assert env_value(root, "AFC_BASE_IMAGE") == "afc-standin/airflow:2.10.4-python3.11"
     assert "Successfully installed toolz-1.0.0" in done.stderr, "the build's progress is shown"
     assert "Requirement already satisfied" not in done.stderr
     assert f"image: {image}" in (root / "compose.yaml").read_text(), "compose.yaml re-rendered for the new image"
     dockerfile = (root / "Dockerfile").read_text()
-    assert "--no-index --find-links" in dockerfile and "FROM afc-standin/airflow:2.10.4" in dockerfile
+    assert "--no-index --find-links" in dockerfile and "FROM afc-standin/airflow:2.10.4-python3.11" in dockerfile
     assert dockerfile.index("apt-get install -y --no-install-recommends jq") < dockerfile.index("pip install")
     labels = docker("image", "inspect", "-f", "{{json .Config.Labels}}", image).stdout
-    assert '"io.airflow-compose.base":"afc-standin/airflow:2.10.4"' in labels
+    assert '"io.airflow-compose.base":"afc-standin/airflow:2.10.4-python3.11"' in labels
     env = docker("image", "inspect", "-f", "{{.Config.User}}", image).stdout.strip()
     assert env == "50000", "the image runs as the base's user again"
 
@@ -126,6 +126,34 @@ def test_conflicting_requirement_fails_with_pips_words(project):
     assert "The user requested apache-airflow==2.10.4" in done.stderr
     assert "Traceback" not in done.stderr
     assert (root / ".env").read_text() == before_env and (root / "compose.yaml").read_text() == before_compose
-    leftovers = docker("ps", "-aq", "--filter", "status=exited", "--filter", "ancestor=afc-standin/airflow:2.10.4")
+    leftovers = docker("ps", "-aq", "--filter", "status=exited", "--filter", "ancestor=afc-standin/airflow:2.10.4-python3.11")
     assert not [c for c in leftovers.stdout.split()
                 if "pip install" in docker("inspect", "-f", "{{.Config.Cmd}}", c).stdout], "failed step removed"
+
+
+def test_slim_build_adds_the_providers_at_the_images_constraints(tmp_path):
+    """`afc build --slim` on the slim stand-in: the stack's provider comes back, at the version the base
+    image's own constraints pin (offline: its wheel downloaded on the host), and the image imports it."""
+    root = tmp_path / "bd-slim"
+    afc("init", str(root), *standin_flags("2.10.4"), "--executor", "local", "--port", str(PORT + 1), check=True)
+    pinned = docker("run", "--rm", "--entrypoint", "grep", "afc-standin/airflow:slim-2.10.4-python3.11",
+                    "-i", "^apache-airflow-providers-postgres==", "/home/airflow/constraints.txt").stdout.strip()
+    version = pinned.split("==")[1]
+    (root / "wheels").mkdir()
+    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+                    "--dest", str(root / "wheels"), pinned], check=True, timeout=300)
+    image = ""
+    try:
+        done, seconds = timed_build(root, "--slim")
+        assert done.returncode == 0, done.stderr
+        image = env_value(root, "AIRFLOW_IMAGE_NAME")
+        assert env_value(root, "AFC_BASE_IMAGE") == "afc-standin/airflow:slim-2.10.4-python3.11"
+        assert "--constraint /home/airflow/constraints.txt" in (root / "Dockerfile").read_text()
+        probe = docker("run", "--rm", "--entrypoint", "python", image, "-c",
+                       "import importlib.metadata as m, airflow.providers.postgres; "
+                       "print(m.version('apache-airflow-providers-postgres'))")
+        assert probe.stdout.strip() == version
+        print(f"\n[bd-slim] afc build --slim: {seconds:.1f}s, postgres provider {version}")
+    finally:
+        if image:
+            docker("image", "rm", image, check=False)

@@ -20,7 +20,7 @@ def test_tutorial_runs_as_written(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AFC_")}
     env.update(PATH=f"{Path(sys.executable).parent}:{env['PATH']}", NO_COLOR="1",
                # the tutorial uses the default (real) images; this machine has the stand-ins instead
-               AFC_IMAGE="afc-standin/airflow:3.3.2", AFC_POSTGRES_IMAGE="afc-standin/postgres:16",
+               AFC_IMAGE="afc-standin/airflow:3.3.2-python3.11", AFC_POSTGRES_IMAGE="afc-standin/postgres:16",
                AFC_REDIS_IMAGE="afc-standin/redis:7.2", AFC_PORT="18085")
     docker("compose", "-p", "my-airflow", "down", "--volumes", check=False)  # a leftover of an earlier run
     try:

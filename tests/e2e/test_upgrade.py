@@ -61,32 +61,32 @@ def test_upgrade_2_10_to_2_11_to_3_3(tmp_path):
         # A tag the engine does not hold and cannot pull: refused before anything changes.
         missing = afc("upgrade", "--to", "2.11.1", "--yes", project=project)
         assert missing.returncode == 5 and "nothing was changed" in missing.stderr, missing.stderr
-        assert image_in_env(project) == "afc-standin/airflow:2.10.4"
+        assert image_in_env(project) == "afc-standin/airflow:2.10.4-python3.11"
         assert status_json(project)["healthy"] is True
 
         # A failed upgrade (here: not healthy within 3 s) rolls back .env, stops the stack, names the backup.
         failed = afc("upgrade", "--to", "2.11.2", "--yes", "--timeout", "3", project=project)
         assert failed.returncode == 5, failed.stderr
         assert "the upgrade failed" in failed.stderr and "restore" in failed.stderr, failed.stderr
-        assert image_in_env(project) == "afc-standin/airflow:2.10.4"
-        assert "afc-standin/airflow:2.10.4" in (project / "compose.yaml").read_text()
+        assert image_in_env(project) == "afc-standin/airflow:2.10.4-python3.11"
+        assert "afc-standin/airflow:2.10.4-python3.11" in (project / "compose.yaml").read_text()
         assert not running_services(name) - {"postgres", "redis"}, running_services(name)
         left = docker("ps", "-a", "--filter", f"label=com.docker.compose.project={name}", "--format",
                       "{{.Image}}").stdout.split()
-        assert "afc-standin/airflow:2.11.2" not in left, left
+        assert "afc-standin/airflow:2.11.2-python3.11" not in left, left
         dumps = sorted((project / "backups").glob("*.dump"))
         assert len(dumps) == 1 and str(dumps[0]) in failed.stderr
         assert dumps[0].read_bytes()[:5] == b"PGDMP" and stat.S_IMODE(dumps[0].stat().st_mode) == 0o600
 
         first = upgrade(project, "2.11.2")
-        assert image_in_env(project) == "afc-standin/airflow:2.11.2"
+        assert image_in_env(project) == "afc-standin/airflow:2.11.2-python3.11"
         assert stat.S_IMODE((project / ".env").stat().st_mode) == 0o600
         assert status_json(project)["healthy"] is True
         assert [r["state"] for r in list_runs(project, "2.11.2")] == ["success"], "the 2.10.4 run survived"
         trigger_and_wait(project, "2.11.2", expected_runs=2)
 
         second = upgrade(project, "3.3.2")
-        assert image_in_env(project) == "afc-standin/airflow:3.3.2"
+        assert image_in_env(project) == "afc-standin/airflow:3.3.2-python3.11"
         present = services(project)
         assert {"api-server", "dag-processor"} <= present and "webserver" not in present, present
         assert "webserver" not in running_services(name)

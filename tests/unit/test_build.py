@@ -1,15 +1,12 @@
 """`afc build` without Docker: planning, the rendered Dockerfile, the content hash, failures, and a project
 that runs a built image (spec, images, upgrade, init --force)."""
-import os
-import subprocess
-import sys
-
 import pytest
 
 from airflow_compose import build, engine, settings
 from airflow_compose.errors import ProjectError, UsageError
 from airflow_compose.project import Project
 from airflow_compose.spec import EngineFacts, build_spec
+from tests.helpers import run_afc
 
 FACTS = EngineFacts(arch="amd64", start_interval=False)
 
@@ -175,27 +172,20 @@ def test_a_built_image_takes_its_release_from_the_base(tmp_path):
     assert again.base.text == "apache/airflow:slim-3.3.2-python3.12", "rebuilds start from the recorded base"
 
 
-def run_afc(*args):
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("AFC_")}
-    environ.update(DOCKER_HOST="unix:///nonexistent.sock", NO_COLOR="1")
-    return subprocess.run([sys.executable, "-m", "airflow_compose", *args], env=environ, capture_output=True,
-                          text=True, timeout=60, stdin=subprocess.DEVNULL)
-
-
 def test_built_projects_upgrade_by_rebuilding_and_init_force_tag_drops_the_base(tmp_path):
     root = tmp_path / "bp"
-    assert run_afc("init", str(root), "--image", "afc-standin/airflow:2.10.4").returncode == 0
+    assert run_afc("init", str(root), "--image", "afc-standin/airflow:2.10.4-python3.11").returncode == 0
     env = root / ".env"
-    env.write_text(env.read_text().replace("AIRFLOW_IMAGE_NAME=afc-standin/airflow:2.10.4",
+    env.write_text(env.read_text().replace("AIRFLOW_IMAGE_NAME=afc-standin/airflow:2.10.4-python3.11",
                                            "AIRFLOW_IMAGE_NAME=bp-airflow:0123456789ab")
-                   .replace("AFC_BASE_IMAGE=", "AFC_BASE_IMAGE=afc-standin/airflow:2.10.4"))
+                   .replace("AFC_BASE_IMAGE=", "AFC_BASE_IMAGE=afc-standin/airflow:2.10.4-python3.11"))
     refused = run_afc("--project-dir", str(root), "upgrade", "--to", "2.11.2", "--yes")
     assert refused.returncode == 2 and "built by `afc build`" in refused.stderr and "AFC_BASE_IMAGE" in refused.stderr
     assert "Traceback" not in refused.stderr
-    forced = run_afc("init", str(root), "--force", "--tag", "2.11.2")
+    forced = run_afc("init", str(root), "--force", "--tag", "2.11.2-python3.11")
     assert forced.returncode == 0, forced.stderr
     text = env.read_text()
-    assert "AIRFLOW_IMAGE_NAME=afc-standin/airflow:2.11.2" in text, "--tag keeps the base's repository"
+    assert "AIRFLOW_IMAGE_NAME=afc-standin/airflow:2.11.2-python3.11" in text, "--tag keeps the base's repository"
     assert "AFC_BASE_IMAGE=\n" in text or "AFC_BASE_IMAGE" not in text
 
 
@@ -217,3 +207,28 @@ def test_superseded_images_keep_the_current_and_the_previous_of_each_kind():
     assert build.superseded(newest_first, keep={"demo-airflow:c1"}, in_use={"sha256:running"}) == \
         ["demo-airflow:c3", "demo-airflow:s1"]
     assert build.superseded(newest_first[:2], keep=set(), in_use=set()) == []
+
+
+def test_the_base_images_own_constraints_by_default(tmp_path):
+    project, values = make_project(tmp_path)
+    (project.root / "requirements.txt").write_text("toolz==1.0.0\n")
+    default = plan(project, values)
+    assert default.image_constraints and not default.constraints
+    assert f"--constraint {build.IMAGE_CONSTRAINTS} " in build.render_dockerfile(default, "airflow")
+    slim = plan(project, values, slim=True)
+    assert slim.image_constraints and "--constraint /home/airflow/constraints.txt" in build.render_dockerfile(slim, "airflow")
+    none = plan(project, values, no_constraints=True)
+    assert not none.image_constraints and "--constraint" not in build.render_dockerfile(none, "airflow")
+    given = plan(project, values, constraints="https://example.org/c.txt")
+    assert not given.image_constraints and build.IMAGE_CONSTRAINTS not in build.render_dockerfile(given, "airflow")
+    (project.root / "constraints.txt").write_text("toolz==1.0.0\n")
+    assert not plan(project, values).image_constraints, "the project's own constraints.txt wins"
+    with pytest.raises(UsageError) as both:
+        plan(project, values, constraints="constraints.txt", no_constraints=True)
+    assert "--no-constraints" in both.value.message
+
+
+def test_images_before_2_9_carry_no_constraints_file(tmp_path):
+    project, values = make_project(tmp_path, image="apache/airflow:2.8.4-python3.11")
+    (project.root / "requirements.txt").write_text("toolz==1.0.0\n")
+    assert not plan(project, values).image_constraints

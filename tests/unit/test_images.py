@@ -1,13 +1,11 @@
 """`afc images TAG`: the tag knowledge, as data (no Docker)."""
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from airflow_compose import images, tags
 from airflow_compose.errors import UsageError
+from tests.helpers import run_afc
 
 
 def test_regular_tag_suits_the_celery_stack_and_lists_every_sibling():
@@ -26,8 +24,8 @@ def test_regular_tag_suits_the_celery_stack_and_lists_every_sibling():
 
 def test_unpinned_tag_is_the_lines_default_with_advice_to_pin():
     report = images.describe_tag("3.3.2")
-    assert report.python == "3.12" and report.python_is_line_default and not report.python_pinned
-    assert any("3.3.2-python3.12" in note for note in report.notes)
+    assert report.python == "3.13" and report.python_is_line_default and not report.python_pinned
+    assert any("3.3.2-python3.13" in note for note in report.notes)
     assert report.web_component == "api-server" and "virtualenv" not in report.providers
     assert "slim-3.3.2-python3.14" in report.other_variants
 
@@ -46,11 +44,11 @@ def test_slim_with_local_executor_still_misses_postgres_but_not_celery():
 
 
 def test_repo_and_tag_and_latest():
-    report = images.describe_tag("registry.local:5000/mirror/airflow:2.11.2-python3.9")
-    assert report.repository == "registry.local:5000/mirror/airflow" and report.airflow_version == "2.11.2"
+    report = images.describe_tag("registry.local:5000/mirror/airflow:2.11.0-python3.9")
+    assert report.repository == "registry.local:5000/mirror/airflow" and report.airflow_version == "2.11.0"
     latest = images.describe_tag("latest")
     assert latest.airflow_version == tags.NEWEST_RELEASE and any("moves with every release" in n for n in latest.notes)
-    assert "latest-python3.12" in latest.other_variants
+    assert "latest-python3.12" in latest.other_variants and latest.python == "3.13"
 
 
 @pytest.mark.parametrize("text, words", [("2.10", "not an apache/airflow image tag"),
@@ -62,19 +60,18 @@ def test_bad_tags_name_the_problem(text, words):
     assert words in raised.value.message and raised.value.hint
 
 
-def _afc(*args):
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("AFC_")}
-    environ.update(DOCKER_HOST="unix:///nonexistent/docker.sock", NO_COLOR="1")
-    return subprocess.run([sys.executable, "-m", "airflow_compose", *args], env=environ, capture_output=True,
-                          text=True, timeout=60)
-
-
 def test_cli_text_and_json(tmp_path):
-    done = _afc("-C", str(tmp_path), "images", "slim-2.11.2")
+    done = run_afc("-C", str(tmp_path), "images", "slim-2.11.2")
     assert done.returncode == 0, done.stderr
-    assert "does NOT suit" in done.stdout and "2.11.2-python3.12" in done.stdout and "slim-2.11.2-python3.9" in done.stdout
+    assert "does NOT suit" in done.stdout and "2.11.2-python3.12" in done.stdout and "slim-2.11.2-python3.10" in done.stdout and "python3.9" not in done.stdout
     assert "pin it" in done.stderr
-    data = json.loads(_afc("-C", str(tmp_path), "images", "2.11.2", "--json").stdout)
+    data = json.loads(run_afc("-C", str(tmp_path), "images", "2.11.2", "--json").stdout)
     assert data["airflow_version"] == "2.11.2" and data["suits_stack"] is True
-    bad = _afc("images", "3.3.2-python3.9")
+    bad = run_afc("images", "3.3.2-python3.9")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "choose one of Python" in bad.stderr
+
+
+def test_an_image_published_without_a_needed_provider_does_not_suit():
+    report = images.describe_tag("3.1.0-python3.13")
+    assert not report.suits_stack and report.missing_providers == ("fab",)
+    assert "without the fab provider" in report.reason and "afc build --with fab" in report.fix

@@ -10,9 +10,12 @@ from airflow_compose.errors import UsageError
     ("slim-2.10.4", "2.10.4", "3.12", True, False),
     ("slim-2.10.4-python3.8", "2.10.4", "3.8", True, True),
     ("3.3.2-python3.14", "3.3.2", "3.14", False, True),
-    ("latest", tags.NEWEST_RELEASE, "3.12", False, False),
+    ("latest", tags.NEWEST_RELEASE, "3.13", False, False),
+    ("3.3.2", "3.3.2", "3.13", False, False),
+    ("3.1.7", "3.1.7", "3.12", False, False),
+    ("2.11.0-python3.9", "2.11.0", "3.9", False, True),
     ("latest-python3.10", tags.NEWEST_RELEASE, "3.10", False, True),
-    ("slim-latest", tags.NEWEST_RELEASE, "3.12", True, False),
+    ("slim-latest", tags.NEWEST_RELEASE, "3.13", True, False),
     ("2.7.0", "2.7.0", "3.8", False, False),
     ("2.8.4", "2.8.4", "3.8", False, False),
 ])
@@ -29,6 +32,8 @@ def test_parses_the_tag_scheme(text, version, python, slim, pinned):
     ("", "is not an apache/airflow image tag"),
     ("2.10.4-python3.13", "Python 3.13 is not published for Airflow 2.10"),
     ("3.3.2-python3.9", "Python 3.9 is not published for Airflow 3.3"),
+    ("2.11.1-python3.9", "Python 3.9 is not published for Airflow 2.11.1"),
+    ("slim-2.11.2-python3.9", "there is no such image"),
     ("2.6.3", "older than afc supports"),
     ("1.10.15", "older than afc supports"),
     ("4.0.0", "major version afc does not know"),
@@ -60,7 +65,7 @@ def test_slim_variant_has_no_providers_and_regular_has_the_stacks():
 @pytest.mark.parametrize("ref, repo, tag", [
     ("apache/airflow:2.10.4", "apache/airflow", "2.10.4"),
     ("registry.local:5000/mirror/airflow:3.3.2-python3.12", "registry.local:5000/mirror/airflow", "3.3.2-python3.12"),
-    ("afc-standin/airflow:3.3.2", "afc-standin/airflow", "3.3.2"),
+    ("afc-standin/airflow:3.3.2-python3.11", "afc-standin/airflow", "3.3.2-python3.11"),
 ])
 def test_split_image(ref, repo, tag):
     assert tags.split_image(ref) == tags.ImageRef(repo, tag)
@@ -70,3 +75,24 @@ def test_split_image(ref, repo, tag):
 def test_split_image_rejects(ref):
     with pytest.raises(UsageError):
         tags.split_image(ref)
+
+
+def test_a_missing_python_names_the_pythons_that_exist():
+    with pytest.raises(UsageError) as caught:
+        tags.parse_tag("2.11.2-python3.9")
+    assert "3.10, 3.11, 3.12" in caught.value.hint and "3.9," not in caught.value.hint
+
+
+def test_3_1_0_python_3_13_images_lack_fab_and_the_stack_refuses_them():
+    from airflow_compose.spec import EngineFacts
+    from tests.helpers import values
+
+    assert "fab" not in tags.parse_tag("3.1.0-python3.13").providers
+    assert "fab" in tags.parse_tag("3.1.0-python3.12").providers
+    assert "fab" in tags.parse_tag("3.1.1-python3.13").providers
+    from airflow_compose.spec import build_spec
+
+    with pytest.raises(UsageError) as caught:
+        build_spec(values(AIRFLOW_IMAGE_NAME="apache/airflow:3.1.0-python3.13"), EngineFacts("amd64", True))
+    assert "without the fab provider" in caught.value.message
+    assert "3.1.0-python3.12" in caught.value.hint and "afc build --with fab" in caught.value.hint
