@@ -76,6 +76,7 @@ class BuildResult:
     dockerfile: Path | None                # the project's Dockerfile, when the build switched the project
     switched: bool                         # .env now names `image`
     previous: str                          # the image the project used before
+    pruned: tuple[str, ...] = ()           # superseded images of the project removed after the build
 
 
 # --- planning (pure apart from reading the project's files) ---------------------------------------------
@@ -312,7 +313,33 @@ def build(project: Project, *, slim: bool = False, extras: str | None = None, co
     previous = values["AIRFLOW_IMAGE_NAME"]
     if switch and (previous != image or values.get("AFC_BASE_IMAGE") != plan.base.text):
         switch_image(project, image, plan.base.text)
-    return BuildResult(plan, image, built, time.monotonic() - began, path, switch, previous)
+    pruned = prune_images(plan.project, keep={image, previous})
+    return BuildResult(plan, image, built, time.monotonic() - began, path, switch, previous, pruned)
+
+
+def repository(project: str) -> str:
+    return image_name(project, "x").rsplit(":", 1)[0]
+
+
+def superseded(images: list[engine.BuiltImage], keep: set[str], in_use: set[str]) -> list[str]:
+    """The tags to remove: of each kind (the compose stack's, the swarm stack's with DAGs baked in) the two
+    newest are kept, the current and the previous one, for a rollback; so are `keep` and what a container
+    uses. `images` come newest first."""
+    kept: dict[str, int] = {}
+    remove = []
+    for image in images:
+        kind = image.labels.get("io.airflow-compose.dags", "")
+        kept[kind] = kept.get(kind, 0) + 1
+        if kept[kind] > 2 and image.reference not in keep and image.id not in in_use:
+            remove.append(image.reference)
+    return remove
+
+
+def prune_images(project: str, keep: set[str]) -> tuple[str, ...]:
+    """Remove the project's superseded images (see `superseded`); the tags removed."""
+    images = engine.repository_images(repository(project))
+    doomed = superseded(images, keep, engine.image_ids_in_use()) if len(images) > 2 else []
+    return tuple(engine.remove_image_tags(doomed)) if doomed else ()
 
 
 def switch_image(project: Project, image: str, base: str) -> None:

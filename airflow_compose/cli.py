@@ -199,9 +199,7 @@ def down(volumes: Annotated[bool, typer.Option("--volumes", "-v", help="Also del
     if volumes and not yes:
         ui.confirm_or_refuse(f"Delete the database volume of '{ctx.spec.project}' (all Airflow metadata)?",
                              "add --yes to confirm deleting the database")
-    removed = lifecycle.down(ctx, volumes)
-    ui.success(f"stack '{ctx.spec.project}' removed" + (f"; deleted volumes: {', '.join(removed)}" if removed
-                                                         else "; the database volume is kept"))
+    ui.show_down(ctx.spec.project, lifecycle.down(ctx, volumes))
 
 
 @app.command()

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .project import Project
 
 START_INTERVAL_API = (1, 44)
+HEAL_MARK = "afc-heal:"  # the line a service's health check logs before it kills the service (compose/stack.yaml)
 
 
 def _client(**kwargs: Any) -> "DockerClient":
@@ -189,6 +190,8 @@ class ContainerState:
     ports: tuple[str, ...]
     health_log: tuple[str, ...] = field(default=(), compare=False)
     config_hash: str = ""
+    oom_killed: bool = False                  # the last exit was the kernel's OOM killer
+    finished_at: dt.datetime | None = None    # the last exit (kept by Docker while the container runs again)
     image: str = ""       # the reference the container was created from
 
     @property
@@ -235,6 +238,8 @@ def _container_state(raw: dict[str, Any]) -> ContainerState:
         ports=tuple(ports),
         health_log=log,
         config_hash=labels.get("com.docker.compose.config-hash", ""),
+        oom_killed=bool(state.get("OOMKilled")),
+        finished_at=_parse_time(state.get("FinishedAt", "")),
         image=(raw.get("Config") or {}).get("Image", ""),
     )
 
@@ -272,6 +277,28 @@ class Stack:
         states = [_container_state(item) for item in raw]
         return sorted(states, key=lambda c: (c.service, c.number))
 
+    def restart_reason(self, container: ContainerState) -> str:
+        """Why Docker last restarted a container: the `afc-heal:` line its health check logged before killing it,
+        the OOM killer, or else the last line it printed before it exited ("" when it never restarted)."""
+        if not container.restarts:
+            return ""
+        if container.oom_killed:
+            return "killed by the kernel: out of memory (give Docker more memory)"
+        if container.finished_at is None:
+            return "exited"
+        since = container.finished_at - dt.timedelta(minutes=3)
+        until = max(container.started_at or container.finished_at, container.finished_at) + dt.timedelta(seconds=1)
+        try:  # only the minutes before the exit: reading a long log from its start would be slow
+            with docker_errors(f"read the logs of {container.name}"):
+                text = self.docker.container.logs(container.name, since=since, until=until)
+        except StackError:
+            return "exited"
+        lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+        healed = [line for line in lines if line.startswith(HEAL_MARK)]
+        if healed:
+            return healed[-1]
+        return f"exited; its last output: {lines[-1][-200:]}" if lines else "exited"
+
     def config_hashes(self) -> dict[str, str]:
         """Compose's own hash of each service's configuration (what it compares to decide to recreate)."""
         from python_on_whales.utils import run
@@ -289,14 +316,48 @@ class Stack:
                                    scales=scales or {}, recreate=recreate, dependencies=not no_deps)
 
     def down(self, volumes: bool = False) -> None:
+        """`docker compose down`; its anonymous volumes go too (compose keeps them without `--volumes`, and the
+        next `up` would never use them again), the named ones (the DB) only with `volumes`."""
+        anonymous = self.anonymous_volumes()
         with docker_errors("remove the stack"):
             self.docker.compose.down(volumes=volumes, remove_orphans=True, quiet=True)
+        self.remove_volumes(anonymous)
 
     def remove(self, services: list[str] | None = None) -> None:
-        """Stop and remove containers (`docker compose rm --stop --force`); named volumes (the DB) are kept.
-        The next `up` creates them afresh: no stale health status, and init runs (migrates) again."""
+        """Stop and remove containers (`docker compose rm --stop --force --volumes`: their anonymous volumes
+        too); named volumes (the DB) are kept. The next `up` creates them afresh: no stale health status,
+        and init runs (migrates) again."""
         with docker_errors("remove containers"):
-            self.docker.compose.rm(services or None, stop=True, volumes=False)
+            self.docker.compose.rm(services or None, stop=True, volumes=True)
+
+    def anonymous_volumes(self) -> list[str]:
+        """Volumes of the stack's containers that compose did not name (those images' `VOLUME`s)."""
+        from python_on_whales.utils import run
+
+        with docker_errors("inspect the stack's containers"):
+            ids = run(self.docker.docker_cmd + ["ps", "--all", "--quiet", "--filter",
+                                                f"label=com.docker.compose.project={self.name}"]).split()
+            if not ids:
+                return []
+            raw = json.loads(run(self.docker.docker_cmd + ["inspect", *ids]))
+        named = set(self.volume_names())
+        # the engine names an anonymous volume with 64 hex digits; any other name is someone's named volume
+        return sorted({mount["Name"] for item in raw for mount in item.get("Mounts") or []
+                       if mount.get("Type") == "volume" and re.fullmatch(r"[0-9a-f]{64}", mount.get("Name") or "")
+                       and mount["Name"] not in named})
+
+    def remove_volumes(self, names: list[str]) -> list[str]:
+        """Remove volumes no container uses any more; the ones removed."""
+        from python_on_whales.exceptions import DockerException
+
+        removed = []
+        for name in names:
+            try:
+                self.docker.volume.remove(name)
+                removed.append(name)
+            except DockerException:  # still in use (e.g. by a container of another project) or gone
+                continue
+        return removed
 
     def stop(self, services: list[str] | None = None) -> None:
         with docker_errors("stop the stack"):
@@ -440,6 +501,55 @@ def repository_tags(repository: str) -> list[str]:
         images = docker.image.list(repository)
     prefix = repository + ":"
     return sorted({tag[len(prefix):] for image in images for tag in (image.repo_tags or []) if tag.startswith(prefix)})
+# --- the project's own images (afc build, afc swarm build): what is there, what is in use, removing ---------
+
+@dataclass(frozen=True)
+class BuiltImage:
+    """One tag of the project's image repository."""
+
+    reference: str
+    id: str
+    created: dt.datetime | None
+    labels: dict[str, str] = field(default_factory=dict, compare=False)
+
+
+def repository_images(repository: str) -> list[BuiltImage]:
+    """Every tag of a local repository (e.g. `<project>-airflow`), newest first."""
+    docker = _client()
+    with docker_errors(f"list the images {repository}:*"):
+        images = docker.image.list(repository)
+    found = []
+    for image in images:
+        created = image.created
+        if created is not None and created.tzinfo is None:
+            created = created.replace(tzinfo=dt.timezone.utc)
+        for reference in image.repo_tags or []:
+            if reference.rsplit(":", 1)[0] == repository:
+                found.append(BuiltImage(reference, str(image.id), created, dict(image.config.labels or {})))
+    oldest = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+    return sorted(found, key=lambda i: (i.created or oldest, i.reference), reverse=True)
+
+
+def image_ids_in_use() -> set[str]:
+    """Ids of the images of every container on the engine, running or not (they cannot be removed)."""
+    docker = _client()
+    with docker_errors("list the containers"):
+        return {str(container.image) for container in docker.container.list(all=True)}
+
+
+def remove_image_tags(references: list[str]) -> list[str]:
+    """Remove image tags (never forced: an image a container uses stays); the ones removed."""
+    from python_on_whales.exceptions import DockerException
+
+    docker = _client()
+    removed = []
+    for reference in references:
+        try:
+            docker.image.remove(reference)
+            removed.append(reference)
+        except DockerException:  # in use, or removed meanwhile: it stays, or is gone anyway
+            continue
+    return removed
 
 
 # --- afc build: building the project's image ------------------------------------------------------------

@@ -23,6 +23,7 @@ class ServiceRow:
     ports: tuple[str, ...] = ()
     uptime: float | None = None
     restarts: int = 0
+    restart_reason: str = ""  # why Docker last restarted one of its containers (engine.Stack.restart_reason)
 
     @property
     def ok(self) -> bool:

@@ -44,13 +44,15 @@ class Context:
         return ctx
 
     def wanted(self, services: list[str] | None = None) -> dict[str, int]:
-        names = services or list(self.spec.services)
-        return {name: (self.spec.workers if name == "worker" else 1) for name in self.spec.services if name in names}
+        names = services or list(self.spec.compose_services)
+        return {name: (self.spec.workers if name == "worker" else 1) for name in self.spec.compose_services
+                if name in names}
 
     def check_services(self, services: list[str] | None, what: str = "service") -> list[str]:
         for name in services or []:
-            if name not in self.spec.services:
-                raise UsageError(f"unknown {what} '{name}'", hint=f"choose from: {', '.join(self.spec.services)}")
+            if name not in self.spec.compose_services:
+                raise UsageError(f"unknown {what} '{name}'",
+                                 hint=f"choose from: {', '.join(self.spec.compose_services)}")
         return list(services or [])
 
     def snapshot(self) -> list[engine.ContainerState]:
@@ -259,13 +261,30 @@ class StatusResult:
                 "services": [{"service": r.service, "replicas": r.ready, "wanted": r.wanted, "state": r.state,
                               "health": r.health, "ports": list(r.ports),
                               "uptime_seconds": None if r.uptime is None else round(r.uptime),
-                              "restarts": r.restarts} for r in self.rows]}
+                              "restarts": r.restarts, "last_restart_reason": r.restart_reason or None}
+                             for r in self.rows]}
 
 
 def status(ctx: Context) -> StatusResult:
     containers = ctx.snapshot()
     verdict = health.judge(containers, ctx.wanted(), dt.datetime.now(dt.timezone.utc))
-    return StatusResult(ctx.spec.project, verdict.rows, verdict.ready)
+    return StatusResult(ctx.spec.project, with_restart_reasons(ctx, verdict.rows, containers), verdict.ready)
+
+
+def with_restart_reasons(ctx: Context, rows: tuple[health.ServiceRow, ...],
+                         containers: list[engine.ContainerState]) -> tuple[health.ServiceRow, ...]:
+    """The rows, each service that was restarted with the reason of its latest restart."""
+    import dataclasses
+
+    out = []
+    never = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+    for row in rows:
+        restarted = [c for c in containers if c.service == row.service and c.restarts]
+        if restarted:
+            latest = max(restarted, key=lambda c: c.started_at or never)
+            row = dataclasses.replace(row, restart_reason=ctx.stack.restart_reason(latest))
+        out.append(row)
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -297,7 +316,8 @@ def health_endpoint(spec: StackSpec) -> str:
 def deep_health(ctx: Context) -> HealthReport:
     """Container health, the web component's view of Airflow, and a Celery ping of every worker."""
     st = status(ctx)
-    checks = [Check(f"container {r.service}", r.ok, f"{r.ready}/{r.wanted} ready, {r.state} {r.health}".strip())
+    checks = [Check(f"container {r.service}", r.ok, f"{r.ready}/{r.wanted} ready, {r.state} {r.health}".strip()
+                    + (f"; restarted {r.restarts}x, last: {r.restart_reason}" if r.restarts else ""))
               for r in st.rows]
     checks += _endpoint_checks(ctx.spec)
     if ctx.spec.celery:
@@ -342,10 +362,23 @@ def require_running(ctx: Context, service: str) -> None:
                          hint="run `afc up` first, then try again")
 
 
-def down(ctx: Context, volumes: bool) -> list[str]:
+@dataclass(frozen=True)
+class DownResult:
+    volumes: tuple[str, ...]   # named volumes deleted (only with --volumes)
+    images: tuple[str, ...]    # images afc built for the project, removed (only with --volumes)
+
+
+def down(ctx: Context, volumes: bool) -> DownResult:
+    """Remove the stack (and its anonymous volumes); with `volumes` also its named volumes and the images afc
+    built for the project, so that nothing of the project is left on the engine."""
     names = ctx.stack.volume_names() if volumes else []
     ctx.stack.down(volumes=volumes)
-    return names
+    images: list[str] = []
+    if volumes:
+        from .build import repository
+
+        images = engine.remove_image_tags([i.reference for i in engine.repository_images(repository(ctx.spec.project))])
+    return DownResult(tuple(names), tuple(images))
 
 
 def scale_workers(ctx: Context, count: int, timeout: float,

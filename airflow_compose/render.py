@@ -67,26 +67,32 @@ def healthcheck(service: str, block: dict[str, Any], spec: StackSpec, facts: Eng
     else:
         test = list(block["healthcheck"]["test"])
     check: dict[str, Any] = {"test": test}
+    if service not in ("postgres", "redis"):  # Airflow images are Debian: cut, stat, date, timeout are there
+        check["test"] = ["CMD-SHELL", heal_wrapper(service, test, timing, settle=not facts.start_interval)]
     if facts.start_interval:
         check.update(interval=timing["interval"], timeout=timing["timeout"], retries=timing["retries"],
                      start_period=timing["start_period"], start_interval=timing["start_interval"])
     else:
-        if service not in ("postgres", "redis"):  # Airflow images are Debian: cut, stat, date are there
-            check["test"] = ["CMD-SHELL", settle_wrapper(test, timing["settle"])]
         check.update(interval=timing["legacy_interval"], timeout=timing["timeout"], retries=timing["retries"],
                      start_period=timing["start_period"])
     return check
 
 
-def settle_wrapper(test: list[str], settle: int) -> str:
-    """The legacy-engine wrapper of a check (see `legacy_wrapper` in compose/stack.yaml)."""
+def heal_wrapper(service: str, test: list[str], timing: dict[str, Any], settle: bool) -> str:
+    """The check of an Airflow service inside the wrapper that heals it (see `heal_wrapper` in
+    compose/stack.yaml); `settle` adds the older engines' calm interval once healthy."""
     import shlex
 
-    if test[0] == "CMD-SHELL":
-        command = f"( {test[1]} )"
-    else:
-        command = shlex.join(test[1:]).replace("$", "$$")
-    return blocks()["legacy_wrapper"].replace("SETTLE", str(settle)).replace("CHECK", command)
+    argv = ["sh", "-c", test[1]] if test[0] == "CMD-SHELL" else test[1:]
+    command = shlex.join(argv)
+    if test[0] != "CMD-SHELL":  # CMD-SHELL texts in stack.yaml are written for compose already
+        command = command.replace("$", "$$")
+    limit = int(str(timing["timeout"]).rstrip("s")) - 2
+    settle_part = blocks()["legacy_settle"].replace("SETTLE", str(timing["settle"])) if settle else ""
+    wrapper = blocks()["heal_wrapper"].replace("$", "$$")
+    return (wrapper.replace("SETTLE", settle_part.replace("$", "$$")).replace("SERVICE", service)
+            .replace("HEAL_AFTER", str(timing["heal_after"])).replace("LIMIT", str(limit))
+            .replace("CHECK", command))
 
 
 def health_path(spec: StackSpec) -> str:
@@ -102,7 +108,7 @@ def health_components(spec: StackSpec) -> list[str]:
 def _depends_on(service: str, spec: StackSpec) -> dict[str, dict[str, str]]:
     if spec.lite:
         return {"init": {"condition": "service_completed_successfully"}} if service != "init" else {}
-    if service in ("postgres", "redis"):
+    if service in ("postgres", "redis", "log-cleaner"):  # the log cleaner only needs the logs folder
         return {}
     needs = {"postgres": "service_healthy"}
     if service != "init":
@@ -137,6 +143,10 @@ def service(name: str, spec: StackSpec, facts: EngineFacts) -> dict[str, Any]:
                               "POSTGRES_PASSWORD": _secret("AFC_POSTGRES_PASSWORD")}
     elif name == "redis":
         out["image"] = spec.redis_image
+    elif name == "log-cleaner":
+        out["image"] = spec.image.text
+        out["user"] = f"{spec.airflow_uid}:0"
+        out["environment"] = {"AFC_LOG_RETENTION_DAYS": str(spec.log_retention_days)}
     else:
         out["image"] = spec.image.text
         out["user"] = f"{spec.airflow_uid}:0"
@@ -158,7 +168,9 @@ def service(name: str, spec: StackSpec, facts: EngineFacts) -> dict[str, Any]:
     ports = _ports(name, spec)
     if ports:
         out["ports"] = ports
-    if airflow:
+    if name == "log-cleaner":
+        out["volumes"] = [volume for volume in blocks()["airflow_volumes"] if volume.endswith(":/opt/airflow/logs")]
+    elif airflow:
         out["volumes"] = ([f"{LITE_VOLUME}:{LITE_HOME}"] if spec.lite else []) + list(blocks()["airflow_volumes"])
     elif name == "postgres":
         out["volumes"] = [f"postgres-data:{spec.postgres_data_mount}"]
@@ -174,7 +186,7 @@ def render(spec: StackSpec, facts: EngineFacts) -> dict[str, Any]:
     """The compose document of a stack, as data."""
     return {
         "name": spec.project,
-        "services": {name: service(name, spec, facts) for name in spec.services},
+        "services": {name: service(name, spec, facts) for name in spec.compose_services},
         "volumes": {LITE_VOLUME if spec.lite else "postgres-data": {}},
     }
 

@@ -47,6 +47,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AFC_POSTGRES_IMAGE", "postgres:16", "Postgres image (--postgres-image)"),
     Setting("AFC_REDIS_IMAGE", "redis:7.2-bookworm", "Redis image (--redis-image)"),
     Setting("AFC_EXAMPLES", "false", "load Airflow's example DAGs (--examples/--no-examples)"),
+    Setting("AFC_LOG_RETENTION_DAYS", "15", "task and component logs under logs/ older than this many days are "
+            "deleted every 15 minutes (0: keep every log)"),
     Setting("AIRFLOW_UID", "", "uid the Airflow containers run as, with gid 0 (default: yours; 50000 for root)"),
     Setting("AFC_POSTGRES_USER", "airflow", "Postgres user of the metadata database"),
     Setting("AFC_POSTGRES_DB", "airflow", "Postgres database of the metadata database"),

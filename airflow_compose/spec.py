@@ -53,6 +53,7 @@ class StackSpec:
     admin_user: str
     base: tags.ImageRef | None = None  # the apache/airflow image `afc build` built `image` on
     lite: bool = False                 # one Airflow container on SQLite (AFC_LITE)
+    log_retention_days: int = 15       # 0: the stack has no log cleaner
 
     @property
     def major(self) -> int:
@@ -101,6 +102,12 @@ class StackSpec:
             if self.flower:
                 names.append("flower")
         return tuple(names)
+
+    @property
+    def compose_services(self) -> tuple[str, ...]:
+        """The services of the compose stack: `services` plus the log cleaner when logs expire (not in the
+        one-container lite stack)."""
+        return self.services + (("log-cleaner",) if self.log_retention_days and not self.lite else ())
 
     @property
     def postgres_major(self) -> int | None:
@@ -246,6 +253,7 @@ def build_spec(values: dict[str, str], facts: EngineFacts) -> StackSpec:
         admin_user=values["_AIRFLOW_WWW_USER_USERNAME"],
         base=base,
         lite=lite,
+        log_retention_days=_int(values, "AFC_LOG_RETENTION_DAYS", 0, 36500, "AFC_LOG_RETENTION_DAYS"),
     )
     ports = [(spec.port, "AFC_PORT")]
     if spec.flower and spec.celery:

@@ -260,7 +260,11 @@ def show_status(result, as_json_output: bool) -> None:
     elif not result.rows or all(r.state == "missing" for r in result.rows):
         info(f"stack '{result.project}' is not running (`afc up` starts it)")
     else:
-        table(None, ["SERVICE", "REPLICAS", "STATE", "HEALTH", "PORTS", "UPTIME"], _status_rows(result.rows))
+        table(None, ["SERVICE", "REPLICAS", "STATE", "HEALTH", "PORTS", "UPTIME", "RESTARTS"],
+              [row + [str(r.restarts) if r.restarts else "-"] for row, r in zip(_status_rows(result.rows), result.rows)])
+        for r in result.rows:
+            if r.restart_reason:
+                info(f"  {r.service}, last restart: {r.restart_reason}")
 
 
 def show_health(report, as_json_output: bool) -> int:
@@ -419,6 +423,13 @@ def show_build_plan(plan) -> None:
     info("building: " + "; ".join(parts))
 
 
+def show_down(project: str, result) -> None:
+    success(f"stack '{project}' removed" + (f"; deleted volumes: {', '.join(result.volumes)}" if result.volumes
+                                            else "; the database volume is kept"))
+    if result.images:
+        info(f"  removed the images afc built: {', '.join(result.images)}")
+
+
 def show_build(result) -> None:
     verb = f"built in {result.seconds:.1f}s" if result.built else "unchanged inputs: reused the existing image"
     success(f"{result.image} ({verb})")
@@ -427,6 +438,8 @@ def show_build(result) -> None:
         info(f"  .env: AIRFLOW_IMAGE_NAME {result.previous} → {result.image}; run `afc up` to use it")
     elif result.switched:
         info("  the project already uses this image")
+    if result.pruned:
+        info(f"  removed superseded images (the current and the previous one are kept): {', '.join(result.pruned)}")
 
 
 # --- backup and restore -----------------------------------------------------------------------------------
@@ -533,6 +546,8 @@ def show_swarm_build(result, stack: str) -> None:
     info("  for a swarm of several nodes, push it where every node can pull from, then deploy it:")
     info(f"    docker tag {result.image} REGISTRY/REPOSITORY:TAG && docker push REGISTRY/REPOSITORY:TAG")
     info("    afc swarm deploy --image REGISTRY/REPOSITORY:TAG [--with-registry-auth]")
+    if result.pruned:
+        info(f"  removed superseded images (the current and the previous one are kept): {', '.join(result.pruned)}")
     data(result.image)
 
 

@@ -189,6 +189,26 @@ def test_built_projects_upgrade_by_rebuilding_and_init_force_tag_drops_the_base(
     assert "AFC_BASE_IMAGE=\n" in text or "AFC_BASE_IMAGE" not in text
 
 
+def test_superseded_images_keep_the_current_and_the_previous_of_each_kind():
+    import datetime as dt
+
+    from airflow_compose.engine import BuiltImage
+
+    def image(tag, minutes, baked=False, id_=None):
+        labels = {"io.airflow-compose.dags": "baked"} if baked else {}
+        return BuiltImage(f"demo-airflow:{tag}", id_ or f"sha256:{tag}",
+                          dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(minutes=minutes), labels)
+
+    newest_first = [image("c5", 50), image("s3", 40, baked=True), image("c4", 30), image("s2", 20, baked=True),
+                    image("c3", 15), image("c2", 10, id_="sha256:running"), image("s1", 5, baked=True), image("c1", 1)]
+    assert build.superseded(newest_first, keep={"demo-airflow:c5", "demo-airflow:c4"}, in_use=set()) == \
+        ["demo-airflow:c3", "demo-airflow:c2", "demo-airflow:s1", "demo-airflow:c1"]
+    # what .env names and what a container runs stay
+    assert build.superseded(newest_first, keep={"demo-airflow:c1"}, in_use={"sha256:running"}) == \
+        ["demo-airflow:c3", "demo-airflow:s1"]
+    assert build.superseded(newest_first[:2], keep=set(), in_use=set()) == []
+
+
 def test_the_base_images_own_constraints_by_default(tmp_path):
     project, values = make_project(tmp_path)
     (project.root / "requirements.txt").write_text("toolz==1.0.0\n")

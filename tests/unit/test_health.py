@@ -68,3 +68,27 @@ def test_containers_being_replaced_do_not_fail_the_wait():
                  c("worker", state="exited", health="unhealthy"), c("worker", number=2)]
     verdict = judge(replacing, WANTED)
     assert not verdict.failures and not verdict.ready
+
+
+def test_status_names_the_reason_of_the_latest_restart_of_each_service():
+    import datetime as dt
+
+    from airflow_compose.lifecycle import StatusResult, with_restart_reasons
+
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+
+    class Stack:
+        def restart_reason(self, container):
+            return f"reason of {container.name}"
+
+    class Ctx:
+        stack = Stack()
+
+    containers = [c("postgres"), ContainerState("worker", "p-worker-1", 1, "running", "healthy", 0, 1, at, ()),
+                  ContainerState("worker", "p-worker-2", 2, "running", "healthy", 0, 2, at.replace(hour=3), ())]
+    rows = with_restart_reasons(Ctx(), judge(containers, {"postgres": 1, "worker": 2}).rows, containers)
+    by_service = {row.service: row for row in rows}
+    assert by_service["worker"].restarts == 3 and by_service["worker"].restart_reason == "reason of p-worker-2"
+    assert by_service["postgres"].restart_reason == ""
+    shown = StatusResult("p", rows, True).as_dict()["services"]
+    assert [s["last_restart_reason"] for s in shown] == [None, "reason of p-worker-2"]

@@ -45,7 +45,7 @@ def test_stack_properties(version, arch, executor):
     spec = spec_for(version, arch, executor)
     doc = load_yaml(to_yaml(render(spec, EngineFacts("amd64", False))))
     services = doc["services"]
-    expected = {"postgres", "init", "scheduler", "triggerer"}
+    expected = {"postgres", "init", "scheduler", "triggerer", "log-cleaner"}
     expected |= {"api-server", "dag-processor"} if version.startswith("3") else {"webserver"}
     expected |= {"redis", "worker"} if executor == "celery" else set()
     assert set(services) == expected
@@ -57,7 +57,10 @@ def test_stack_properties(version, arch, executor):
             assert service["restart"] in ("unless-stopped", "always")
         for port in service.get("ports", []):
             assert port.startswith("127.0.0.1:"), port
-        if name not in ("postgres", "redis"):
+        if name == "log-cleaner":
+            assert service["user"] == "1000:0" and service["volumes"] == ["./logs:/opt/airflow/logs"]
+            assert service["environment"] == {"AFC_LOG_RETENTION_DAYS": "15"} and "depends_on" not in service
+        elif name not in ("postgres", "redis"):
             assert service["user"] == "1000:0"
             env = service["environment"]
             assert env["AIRFLOW__CORE__FERNET_KEY"].startswith("${AFC_FERNET_KEY")
@@ -99,3 +102,19 @@ def test_workers_flower_and_published_database_ports():
     assert services["flower"]["ports"] == ["0.0.0.0:5555:5555"]
     assert services["postgres"]["ports"] == ["0.0.0.0:5433:5432"]
     assert services["webserver"]["ports"] == ["0.0.0.0:9090:8080"]
+
+
+def test_every_airflow_check_heals_and_the_log_cleaner_follows_the_setting():
+    for start_interval in (False, True):
+        services = render(spec_for("3.3.2", "amd64", "celery"), EngineFacts("amd64", start_interval))["services"]
+        for name, service in services.items():
+            test = service.get("healthcheck", {}).get("test", [])
+            healing = name not in ("postgres", "redis", "init")
+            assert (test[:1] == ["CMD-SHELL"] and f"afc-heal: {name} on" in test[1]) is healing, name
+            if healing:  # the calm interval of older engines is the only difference
+                assert ("-lt 30 ]; then exit 0" in test[1]) is not start_interval
+        assert "inspect active_queues" in services["worker"]["healthcheck"]["test"][1]
+    assert "log-cleaner" not in render(spec_for("2.10.4", "amd64", "local", AFC_LOG_RETENTION_DAYS="0"),
+                                       EngineFacts("amd64", False))["services"]
+    kept = render(spec_for("2.10.4", "amd64", "local", AFC_LOG_RETENTION_DAYS="3"), EngineFacts("amd64", False))
+    assert kept["services"]["log-cleaner"]["environment"] == {"AFC_LOG_RETENTION_DAYS": "3"}

@@ -14,6 +14,8 @@ FACTS = EngineFacts("arm64", False)
     ({"AFC_WORKERS": "many"}, "AFC_WORKERS='many' is not a whole number"),
     ({"AFC_PORT": "70000"}, "AFC_PORT=70000 is out of range"),
     ({"AFC_PORT": "0"}, "AFC_PORT=0 is out of range"),
+    ({"AFC_LOG_RETENTION_DAYS": "-1"}, "AFC_LOG_RETENTION_DAYS=-1 is out of range"),
+    ({"AFC_LOG_RETENTION_DAYS": "2w"}, "AFC_LOG_RETENTION_DAYS='2w' is not a whole number"),
     ({"AFC_HOST": "localhost:80"}, "is not an IP address"),
     ({"AIRFLOW_IMAGE_NAME": "apache/airflow:slim-2.10.4"}, "lacks the providers this stack needs"),
     ({"AIRFLOW_IMAGE_NAME": "apache/airflow:slim-3.3.2", "AFC_EXECUTOR": "local"}, "celery, postgres, redis, fab"),
