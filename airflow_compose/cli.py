@@ -561,6 +561,11 @@ def doctor(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point: run the app on `argv` (default: the process's arguments), turning AfcError into a message
     and an exit code (no traceback)."""
+    import signal
+
+    # Ctrl-C always interrupts afc (and what it runs), even when started from a shell's background job,
+    # which passes SIGINT on as ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         code = app(args=argv, prog_name="afc", standalone_mode=False)
         sys.exit(code or 0)
