@@ -125,10 +125,12 @@ def config(
     check: Annotated[bool, typer.Option("--check", help="Validate .env and compose.yaml; exit 3 naming what is "
                                         "wrong.")] = False,
     show_secrets: Annotated[bool, typer.Option("--show-secrets", help="Print secret values instead of ${VAR} "
-                                               "references (careful: your terminal keeps them).")] = False,
+                                               "references (careful: your terminal keeps them; --output then "
+                                               "writes the file with mode 0600).")] = False,
 ) -> None:
     """Print the compose file rendered from .env (secrets as ${VAR} references)."""
     from . import engine, generate, ui
+    from .errors import UsageError
     from .project import write_atomically
 
     project = _project()
@@ -140,9 +142,15 @@ def config(
     if show_secrets:
         text = generate.show_secrets(text, project.values())
     if output:
-        write_atomically(output, text)
-        ui.success(f"wrote {output}")
+        try:
+            write_atomically(output, text, mode=0o600 if show_secrets else 0o644)
+        except OSError as error:
+            raise UsageError(f"cannot write --output {output}: {error.strerror}",
+                             hint="give a file in a folder that exists and that you can write to")
+        ui.success(f"wrote {output}" + (" (mode 0600: it holds the project's secrets)" if show_secrets else ""))
     else:
+        if show_secrets and not sys.stdout.isatty():
+            ui.warn("--show-secrets: the project's secrets are going to a pipe or file, not a terminal")
         ui.data(text)
 
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
-from . import tags
-from .errors import ProjectError, UsageError
+from . import folder, identity, tags
+from .errors import EnvironmentProblem, ProjectError, UsageError
 from .project import InitResult, Project, init_values, write_project
 from .render import render, to_yaml
-from .spec import EngineFacts, StackSpec
+from .spec import EngineFacts, StackSpec, project_name_from
+
+if TYPE_CHECKING:
+    from .engine import StackClaim
 
 
 def image_flag(tag: str | None, image: str | None, current: str | None) -> str | None:
@@ -29,13 +33,36 @@ def render_text(spec: StackSpec, facts: EngineFacts) -> str:
     return to_yaml(render(spec, facts))
 
 
-def init_project(project: Project, flags: dict[str, str], force: bool, facts: EngineFacts) -> InitResult:
-    """Create (or with force, re-render) a project; validates everything before writing anything."""
-    values, kept = init_values(project, flags, force)
+def init_project(project: Project, flags: dict[str, str], force: bool, facts: EngineFacts,
+                 claim_of: Callable[[str], StackClaim] | None = None) -> InitResult:
+    """Create (or with force, re-render) a project; validates everything before writing anything.
+    `claim_of` reads what the engine holds under a compose project name (default: engine.stack_claim)."""
+    notes: list[str] = []
+
+    def choose_name(values: dict[str, str], existing: dict[str, str]) -> str:
+        try:
+            return identity.name_for_init(project.root, values, existing, claim_of or _engine_claim)
+        except EnvironmentProblem:  # no engine now: the name is checked by every stack command later
+            name = values.get("AFC_PROJECT_NAME") or (project_name_from(project.root.name) if existing
+                                                      else identity.preferred_name(project.root))
+            notes.append(f"the Docker engine did not answer, so the project name '{name}' was not checked against "
+                         f"existing stacks (`afc up` checks it)")
+            return name
+
+    survey = folder.survey(project.root)
+    folder.refuse_conflicts(survey, project.root)
+    values, kept = init_values(project, flags, force, choose_name)
     spec = _spec(values, facts)
     created = write_project(project, values, render_text(spec, facts))
-    warnings = tuple(spec.tag.warnings()) + tuple(exposure_warnings(spec))
-    return InitResult(project.root, spec, tuple(created), kept, warnings)
+    ignored = folder.update_gitignore(project.root, survey)
+    warnings = tuple(spec.tag.warnings()) + tuple(exposure_warnings(spec)) + tuple(notes)
+    return InitResult(project.root, spec, tuple(created), kept, warnings, survey, ignored)
+
+
+def _engine_claim(name: str) -> StackClaim:
+    from . import engine
+
+    return engine.stack_claim(name)
 
 
 def _spec(values: dict[str, str], facts: EngineFacts) -> StackSpec:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import engine, health, settings
+from . import engine, health, identity, settings
 from .errors import ProjectError, StackError, UsageError
 from .generate import render_text
 from .project import Project, find_project, write_atomically
@@ -29,9 +29,12 @@ class Context:
 
     @classmethod
     def load(cls, project_dir: Path) -> "Context":
+        """The project at (or above) `project_dir`, refused (exit 3) when the engine's stack under its name
+        was started from another folder: every stack command starts here, before it acts."""
         # Host facts are enough to know the services; only rendering asks the engine (sync_compose_file).
         project = find_project(project_dir)
         spec = project.spec(host_facts())
+        identity.ensure_owner(project.root, spec.project)
         return cls(project, spec, engine.Stack(project, spec.project))
 
     def wanted(self, services: list[str] | None = None) -> dict[str, int]:

@@ -5,9 +5,11 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from . import settings
 from .errors import ProjectError, UsageError
+from .folder import Survey
 from .spec import EngineFacts, StackSpec, build_spec, project_name_from
 
 ENV_FILE = ".env"
@@ -74,6 +76,8 @@ class Project:
 
     def values(self, flags: dict[str, str] | None = None) -> dict[str, str]:
         values = settings.effective(self.file_values(), self.environ, flags)
+        if not values.get("AFC_PROJECT_NAME"):  # a project from before the name was recorded: as it always was
+            values["AFC_PROJECT_NAME"] = project_name_from(self.root.name)
         missing = [name for name in settings.SECRET_NAMES if not values.get(name)]
         if missing:
             raise ProjectError(f"{self.env_path} is missing secret(s): {', '.join(missing)}",
@@ -103,17 +107,24 @@ class InitResult:
     created: tuple[str, ...]
     kept_secrets: bool
     warnings: tuple[str, ...]
+    survey: Survey | None = None        # what the folder held before
+    ignored: tuple[str, ...] = ()       # entries added to .gitignore
 
 
-def init_values(project: Project, flags: dict[str, str], force: bool) -> tuple[dict[str, str], bool]:
-    """The values `init` writes: existing `.env` (with --force), environment, flags, then new secrets."""
+def init_values(project: Project, flags: dict[str, str], force: bool,
+                choose_name: Callable[[dict[str, str], dict[str, str]], str] | None = None
+                ) -> tuple[dict[str, str], bool]:
+    """The values `init` writes: existing `.env` (with --force), environment, flags, then new secrets.
+    `choose_name(values, existing)` decides AFC_PROJECT_NAME (identity.py: unique against the engine)."""
     if project.exists() and not force:
         raise ProjectError(f"{project.root} already holds an afc project",
                            hint="run `afc up` to use it, or `afc init --force` to re-render it "
                                 "(secrets, DAGs, logs and data are kept)")
     existing = project.file_values() if force and project.env_path.exists() else {}
     values = settings.effective(existing, project.environ, flags)
-    if not values.get("AFC_PROJECT_NAME"):
+    if choose_name is not None:
+        values["AFC_PROJECT_NAME"] = choose_name(values, existing)
+    elif not values.get("AFC_PROJECT_NAME"):
         values["AFC_PROJECT_NAME"] = project_name_from(project.root.name)
     kept = any(existing.get(name) for name in settings.SECRET_NAMES)
     for name in settings.SECRET_NAMES:
