@@ -115,3 +115,41 @@ def test_a_project_without_a_recorded_name_derives_it_as_before(tmp_path):
     values = {s.name: settings.generate_secret(s.name) for s in settings.SETTINGS if s.generated}
     (root / ".env").write_text(settings.format_env(values))
     assert Project(root, environ={}).values()["AFC_PROJECT_NAME"] == "old-project"
+
+
+class SwarmSecrets:
+    """The part of engine.SwarmStack the swarm owner check reads: labels of the stack's secrets."""
+
+    def __init__(self, folders=(), error=None):
+        self.name = "demo-swarm"
+        self.folders, self.error = list(folders), error
+
+    def secret_label_values(self, label):
+        assert label == "org.afc.project-dir"
+        if self.error:
+            raise self.error
+        return self.folders
+
+
+def swarm_ctx(root, stack):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(project=Project(root), stack=stack, name=stack.name)
+
+
+def test_a_swarm_stack_deployed_from_another_folder_is_refused(tmp_path):
+    from airflow_compose import swarm
+
+    swarm.check_owner(swarm_ctx(tmp_path, SwarmSecrets([str(tmp_path)])))
+    swarm.check_owner(swarm_ctx(tmp_path, SwarmSecrets([])))
+    with pytest.raises(ProjectError) as error:
+        swarm.check_owner(swarm_ctx(tmp_path, SwarmSecrets(["/other/demo"])))
+    assert error.value.exit_code == 3 and "/other/demo" in error.value.message
+    assert "AFC_PROJECT_NAME=" in error.value.hint
+
+
+def test_the_swarm_check_leaves_a_missing_swarm_to_the_command(tmp_path):
+    from airflow_compose import swarm
+    from airflow_compose.errors import EnvironmentProblem
+
+    swarm.check_owner(swarm_ctx(tmp_path, SwarmSecrets(error=EnvironmentProblem("not a swarm manager"))))
