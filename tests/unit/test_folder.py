@@ -10,11 +10,13 @@ import threading
 import pytest
 
 from airflow_compose import folder
+from tests.helpers import NO_ENGINE, run_afc
 
 
-def afc(*args, cwd=None, env=None, stdout=subprocess.PIPE):
+def afc_process_to(stdout, *args, cwd=None):
+    """The real `afc` process with its stdout on `stdout` (a terminal, for the one test that needs one)."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("AFC_")}
-    environ.update(DOCKER_HOST="unix:///nonexistent/docker.sock", NO_COLOR="1", **(env or {}))
+    environ.update(NO_COLOR="1", **NO_ENGINE)
     return subprocess.run([sys.executable, "-m", "airflow_compose", *args], cwd=cwd, env=environ,
                           stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=60)
 
@@ -52,7 +54,7 @@ def test_init_in_a_git_repository_names_it_and_ignores_the_secret_files(tmp_path
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     (tmp_path / ".gitignore").write_text("*.pyc\n")
     (tmp_path / "README.md").write_text("mine\n")
-    done = afc("init", str(tmp_path))
+    done = run_afc("init", str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert f"found a git repository at {tmp_path}" in done.stderr and "README.md" in done.stderr
     assert ".gitignore: added .env, backups/, helm/secrets.yaml, logs/" in done.stderr
@@ -61,31 +63,31 @@ def test_init_in_a_git_repository_names_it_and_ignores_the_secret_files(tmp_path
     ignored = subprocess.run(["git", "-C", str(tmp_path), "status", "--porcelain", "--ignored"],
                              capture_output=True, text=True).stdout
     assert "!! .env" in ignored and "!! logs/" in ignored, ignored
-    again = afc("init", str(tmp_path), "--force")
+    again = run_afc("init", str(tmp_path), "--force")
     assert again.returncode == 0 and "already ignores" in again.stderr
     assert (tmp_path / ".gitignore").read_text().count("/.env") == 1
 
 
 def test_init_outside_a_repository_writes_no_gitignore(tmp_path):
-    assert afc("init", str(tmp_path / "p")).returncode == 0
+    assert run_afc("init", str(tmp_path / "p")).returncode == 0
     assert not (tmp_path / "p" / ".gitignore").exists()
 
 
 @pytest.mark.parametrize("name", ["docker-compose.yaml", "docker-compose.yml", "compose.yml"])
 def test_init_refuses_to_shadow_another_compose_file_and_writes_nothing(tmp_path, name):
     (tmp_path / name).write_text("services: {app: {image: busybox}}\n")
-    done = afc("init", str(tmp_path))
+    done = run_afc("init", str(tmp_path))
     assert done.returncode == 3, done.stderr
     assert name in done.stderr and "silently" in done.stderr and "fix:" in done.stderr
     assert f"afc init {tmp_path / 'airflow'}" in done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == [name], "nothing was written"
-    assert afc("init", str(tmp_path / "airflow")).returncode == 0, "the fix works"
+    assert run_afc("init", str(tmp_path / "airflow")).returncode == 0, "the fix works"
 
 
 def test_init_never_overwrites_a_compose_yaml_it_did_not_write(tmp_path):
     (tmp_path / "compose.yaml").write_text("services: {app: {image: busybox}}\n")
     for args in ([], ["--force"]):
-        done = afc("init", str(tmp_path), *args)
+        done = run_afc("init", str(tmp_path), *args)
         assert done.returncode == 3 and "was not written by afc" in done.stderr, done.stderr
     assert (tmp_path / "compose.yaml").read_text() == "services: {app: {image: busybox}}\n"
     assert not (tmp_path / ".env").exists()
@@ -95,7 +97,7 @@ def test_init_never_overwrites_a_compose_yaml_it_did_not_write(tmp_path):
 
 @pytest.fixture
 def project(tmp_path):
-    assert afc("init", str(tmp_path / "p")).returncode == 0
+    assert run_afc("init", str(tmp_path / "p")).returncode == 0
     return tmp_path / "p"
 
 
@@ -108,25 +110,25 @@ def test_config_with_secrets_to_a_file_is_private(project, tmp_path):
     out = tmp_path / "with-secrets.yaml"
     out.write_text("old\n")
     out.chmod(0o644)
-    done = afc("config", "--show-secrets", "-o", str(out), cwd=project)
+    done = run_afc("config", "--show-secrets", "-o", str(out), cwd=project)
     assert done.returncode == 0, done.stderr
     assert mode(out) == 0o600 and secret_of(project) in out.read_text()
     assert "0600" in done.stderr
     plain = tmp_path / "plain.yaml"
-    assert afc("config", "-o", str(plain), cwd=project).returncode == 0
+    assert run_afc("config", "-o", str(plain), cwd=project).returncode == 0
     assert mode(plain) == 0o644 and secret_of(project) not in plain.read_text()
 
 
 def test_config_output_into_a_missing_folder_is_a_usage_error(project, tmp_path):
-    done = afc("config", "-o", str(tmp_path / "nowhere" / "x.yaml"), cwd=project)
+    done = run_afc("config", "-o", str(tmp_path / "nowhere" / "x.yaml"), cwd=project)
     assert done.returncode == 2 and "cannot write --output" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_show_secrets_into_a_pipe_says_so_on_stderr(project):
-    done = afc("config", "--show-secrets", cwd=project)
+    done = run_afc("config", "--show-secrets", cwd=project)
     assert done.returncode == 0 and secret_of(project) in done.stdout
     assert "not a terminal" in done.stderr
-    assert "not a terminal" not in afc("config", cwd=project).stderr, "no secrets, no warning"
+    assert "not a terminal" not in run_afc("config", cwd=project).stderr, "no secrets, no warning"
 
 
 def test_show_secrets_to_a_terminal_does_not_warn(project):
@@ -143,7 +145,7 @@ def test_show_secrets_to_a_terminal_does_not_warn(project):
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
     try:
-        done = afc("config", "--show-secrets", cwd=project, stdout=follower)
+        done = afc_process_to(follower, "config", "--show-secrets", cwd=project)
     finally:
         os.close(follower)
         reader.join(timeout=10)
@@ -153,7 +155,7 @@ def test_show_secrets_to_a_terminal_does_not_warn(project):
 
 
 def test_every_secret_file_afc_init_and_export_write_is_0600(project):
-    assert afc("export", "helm", cwd=project).returncode == 0
+    assert run_afc("export", "helm", cwd=project).returncode == 0
     assert mode(project / ".env") == 0o600 and mode(project / "helm" / "secrets.yaml") == 0o600
     assert mode(project / "compose.yaml") == 0o644 and secret_of(project) not in (project / "compose.yaml").read_text()
     assert secret_of(project) not in (project / "helm" / "values.yaml").read_text()
