@@ -21,7 +21,7 @@ IGNORED = (".env", "backups/", "helm/secrets.yaml", "logs/")
 # what afc itself keeps in a project: not "content the user had"
 AFC_ENTRIES = {".env", COMPOSE_FILE, "compose.override.yaml", "dags", "logs", "plugins", "config", "backups",
                "helm", "Dockerfile", GITIGNORE}
-SHOWN_ENTRIES = 6
+SHOWN_ENTRIES = 6                        # of the user's files, in `afc init`'s report
 
 
 @dataclass(frozen=True)
@@ -32,10 +32,6 @@ class Survey:
     foreign_compose: bool                # a compose.yaml that afc did not write
     git_root: Path | None                # the repository the folder is in
     entries: tuple[str, ...]             # the user's other files and folders, by name
-
-    @property
-    def has_content(self) -> bool:
-        return bool(self.entries or self.other_compose or self.foreign_compose)
 
 
 def find_git_root(start: Path) -> Path | None:

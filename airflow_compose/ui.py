@@ -82,14 +82,15 @@ def table(title: str | None, columns: list[str], rows: list[list[str]], stderr: 
 # --- results ----------------------------------------------------------------------------------------------
 
 def show_init(result) -> None:
-    from .folder import IGNORED
+    from .folder import IGNORED, SHOWN_ENTRIES
 
     for note in result.warnings:
         warn(note)
     spec = result.spec
     found = result.survey
     if found is not None and found.entries:
-        shown = ", ".join(found.entries[:6]) + (f" and {len(found.entries) - 6} more" if len(found.entries) > 6 else "")
+        more = len(found.entries) - SHOWN_ENTRIES
+        shown = ", ".join(found.entries[:SHOWN_ENTRIES]) + (f" and {more} more" if more > 0 else "")
         info(f"found in {result.root}: {shown}")
     if found is not None and found.git_root is not None:
         info(f"found a git repository at {found.git_root}")

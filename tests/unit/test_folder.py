@@ -159,3 +159,13 @@ def test_every_secret_file_afc_init_and_export_write_is_0600(project):
     assert mode(project / ".env") == 0o600 and mode(project / "helm" / "secrets.yaml") == 0o600
     assert mode(project / "compose.yaml") == 0o644 and secret_of(project) not in (project / "compose.yaml").read_text()
     assert secret_of(project) not in (project / "helm" / "values.yaml").read_text()
+
+
+def test_init_names_what_the_folder_held(tmp_path):
+    for number in range(8):
+        (tmp_path / f"file{number}.txt").write_text("mine\n")
+    done = run_afc("init", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert f"found in {tmp_path}: file0.txt, file1.txt" in done.stderr and "and 2 more" in done.stderr
+    assert "added: dags/, logs/, plugins/, config/, .env, compose.yaml" in done.stderr
+    assert "git repository" not in done.stderr
