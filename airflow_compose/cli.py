@@ -94,13 +94,16 @@ def init(
                                                      show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", help="Re-render an existing project (keeps its secrets, "
                                         "DAGs, logs and data).")] = False,
+    new_secrets: Annotated[bool, typer.Option("--new-secrets", help="With --force: generate the Postgres password, "
+                                              "Fernet key or admin password when .env lacks them (the data kept "
+                                              "from before does not know the new ones).")] = False,
 ) -> None:
     """Create a project: dags/, logs/, plugins/, config/, .env (0600, with generated secrets), compose.yaml."""
-    from . import generate, ui
+    from . import generate, inputs, ui
     from .project import Project
 
     folder = directory if directory.is_absolute() else State.project_dir / directory
-    project = Project(folder.resolve())
+    project = Project(inputs.creatable_folder(folder, "DIRECTORY").resolve())
     existing = project.file_values() if force and project.env_path.exists() else {}
     current = existing.get("AFC_BASE_IMAGE") or existing.get("AIRFLOW_IMAGE_NAME")  # --tag keeps its repository
     flags = {"AIRFLOW_IMAGE_NAME": generate.image_flag(tag, image, current), "AFC_ARCH": arch,
@@ -108,7 +111,7 @@ def init(
              "AFC_EXECUTOR": executor, "AFC_WORKERS": _str(workers), "AFC_PORT": _str(port), "AFC_HOST": host,
              "AFC_FLOWER": _bool(flower), "AFC_POSTGRES_IMAGE": postgres_image, "AFC_REDIS_IMAGE": redis_image,
              "AFC_EXAMPLES": _bool(examples)}
-    ui.show_init(generate.init_project(project, flags, force, _facts()))
+    ui.show_init(generate.init_project(project, flags, force, _facts(), new_secrets))
 
 
 def _str(value: Optional[int]) -> Optional[str]:
@@ -129,11 +132,15 @@ def config(
                                                "writes the file with mode 0600).")] = False,
 ) -> None:
     """Print the compose file rendered from .env (secrets as ${VAR} references)."""
-    from . import engine, generate, ui
+    from . import engine, generate, inputs, ui
     from .errors import UsageError
-    from .project import write_atomically
 
+    if check and (output or show_secrets):
+        raise UsageError("--check validates the project and prints no compose file",
+                         hint="leave out --output/--show-secrets, or run them without --check")
     project = _project()
+    if output:
+        output = inputs.writable_file(output, "--output")
     if check:
         result = generate.check_project(project, _facts(), lambda p: engine.validate_compose_files(
             [str(f) for f in p.compose_files], str(p.root)))
@@ -142,11 +149,7 @@ def config(
     if show_secrets:
         text = generate.show_secrets(text, project.values())
     if output:
-        try:
-            write_atomically(output, text, mode=0o600 if show_secrets else 0o644)
-        except OSError as error:
-            raise UsageError(f"cannot write --output {output}: {error.strerror}",
-                             hint="give a file in a folder that exists and that you can write to")
+        inputs.write_output(output, text, "--output", mode=0o600 if show_secrets else 0o644)
         ui.success(f"wrote {output}" + (" (mode 0600: it holds the project's secrets)" if show_secrets else ""))
     else:
         if show_secrets and not sys.stdout.isatty():
@@ -156,15 +159,15 @@ def config(
 
 # --- run --------------------------------------------------------------------------------------------------
 
-def _ctx():
+def _ctx(render_missing: bool = False):
     from .lifecycle import Context
 
-    return Context.load(State.project_dir)
+    return Context.load(State.project_dir, render_missing)
 
 
 Services = Annotated[Optional[list[str]], typer.Argument(help="Services (default: all), e.g. scheduler worker.",
                                                          show_default=False)]
-Timeout = Annotated[float, typer.Option("--timeout", help="Seconds to wait for healthy.")]
+Timeout = Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait for healthy.")]
 
 
 @app.command()
@@ -173,7 +176,7 @@ def up(services: Services = None, timeout: Timeout = 300.0,
     """Start the stack and wait until every service is healthy (re-renders compose.yaml if .env changed)."""
     from . import lifecycle, ui
 
-    ctx = _ctx()
+    ctx = _ctx(render_missing=True)
     with ui.LiveStatus(f"starting {ctx.spec.project}") as live:
         result = lifecycle.up(ctx, services, wait=not no_wait, timeout=timeout, on_update=live.update)
     ui.show_up(result)
@@ -216,7 +219,7 @@ def restart(services: Services = None, timeout: Timeout = 300.0) -> None:
     """Restart services (default: all) and wait until healthy."""
     from . import lifecycle, ui
 
-    ctx = _ctx()
+    ctx = _ctx(render_missing=True)
     ctx.stack.restart(ctx.check_services(services))
     with ui.LiveStatus(f"restarting {ctx.spec.project}") as live:
         result = lifecycle.up(ctx, services, wait=True, timeout=timeout, on_update=live.update)
@@ -245,14 +248,15 @@ def health(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.
 @app.command()
 def logs(services: Services = None,
          follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
-         tail: Annotated[Optional[int], typer.Option("--tail", "-n", help="Lines from the end of each log.",
+         tail: Annotated[Optional[int], typer.Option("--tail", "-n", min=0, help="Lines from the end of each log.",
                                                      show_default=False)] = None,
          since: Annotated[Optional[str], typer.Option("--since", help="Only lines since a time or duration "
                                                       "(e.g. 10m, 2h, 2026-01-02T13:00).", show_default=False)] = None,
          timestamps: Annotated[bool, typer.Option("--timestamps", "-t", help="Show timestamps.")] = False) -> None:
     """Show service logs, several services merged with a prefix each."""
-    from . import lifecycle
+    from . import inputs, lifecycle
 
+    since = inputs.since(since) if since is not None else None
     raise typer.Exit(lifecycle.logs(_ctx(), services, follow=follow, tail=tail, since=since, timestamps=timestamps))
 
 
@@ -281,7 +285,7 @@ def scale(what: Annotated[str, typer.Argument(help="What to scale: workers.")],
 
     if what not in ("workers", "worker"):
         raise UsageError(f"cannot scale '{what}'", hint="only Celery workers scale: `afc scale workers N`")
-    ctx = _ctx()
+    ctx = _ctx(render_missing=True)
     with ui.LiveStatus("scaling workers") as live:
         result = lifecycle.scale_workers(ctx, count, timeout, live.update)
     ui.success(f"{count} worker(s) healthy after {result.elapsed:.1f}s (AFC_WORKERS={count} saved in .env)")
@@ -405,7 +409,7 @@ def swarm_deploy(image: SwarmImage = None, routing_mesh: RoutingMesh = False,
     from . import swarm, tags, ui
 
     ctx = _swarm_ctx(engine_facts=True)
-    image = tags.split_image(image).text if image else None
+    image = tags.pinned_reference(image) if image is not None else None
     with ui.SwarmLive(f"deploying {ctx.name}") as live:
         result = swarm.deploy(ctx, timeout=timeout, image=image, routing_mesh=routing_mesh,
                               registry_auth=registry_auth, on_update=live.update, on_phase=live.phase,
@@ -463,7 +467,7 @@ def swarm_config(image: SwarmImage = None, routing_mesh: RoutingMesh = False) ->
     """Print the swarm stack file (secrets by name only; `afc swarm deploy` creates them and deploys in phases)."""
     from . import swarm, tags, ui
 
-    ui.data(swarm.config_text(_swarm_ctx(engine_facts=True), tags.split_image(image).text if image else None,
+    ui.data(swarm.config_text(_swarm_ctx(engine_facts=True), tags.pinned_reference(image) if image is not None else None,
                               routing_mesh))
 
 

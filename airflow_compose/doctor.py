@@ -76,7 +76,7 @@ CATALOGUE: tuple[CheckDoc, ...] = (
              "services: `--executor local`, fewer workers, a lower `AFC_WORKER_CONCURRENCY`."),
     CheckDoc("cpus", "CPUs available to Docker",
              "Start-up is very slow and health checks time out.",
-             "Give Docker at least 2 CPUs (Docker Desktop: Settings → Resources), or raise `afc up --timeout`."),
+             "Give Docker at least 2 CPUs (Docker Desktop: Settings → Resources), or raise `afc up --timeout 600`."),
     CheckDoc("disk", "Free disk space",
              "Image pulls fail with \"no space left on device\", or Postgres stops writing.",
              "Free at least 10 GB where Docker keeps its data: `docker system df`, then `docker system prune` "
@@ -230,7 +230,7 @@ def check_cpus(ncpu: int) -> Result:
         return Result("cpus", WARN, f"only {ncpu} CPU available to Docker (at least {MIN_CPUS} recommended): "
                                     f"start-up is slow and health checks may time out",
                       "give Docker at least 2 CPUs (Docker Desktop: Settings → Resources), or raise "
-                      "`afc up --timeout`")
+                      "`afc up --timeout 600`")
     return Result("cpus", OK, f"{ncpu} CPUs available to Docker")
 
 
@@ -545,7 +545,8 @@ def diagnose(project_dir: Path) -> Report:
     from .project import find_project
 
     project = find_project(project_dir)
-    inside = project.exists()
+    # another Airflow stack's folder (the docker-compose quick start) gets the machine's checks only
+    inside = project.exists() and (project.rendered_by_afc() or project.quickstart_file() is None)
     machine = Machine.probe()
     results = machine_checks(machine, project.root if inside else None)
     if inside:

@@ -67,15 +67,15 @@ def refuse_conflicts(found: Survey, root: Path) -> None:
     """Refuse (exit 3, nothing written) when afc's compose.yaml would replace or shadow the user's compose file."""
     if found.foreign_compose:
         raise ProjectError(f"{root / COMPOSE_FILE} exists and was not written by afc",
-                           hint=f"afc would overwrite it: create the afc project in its own folder "
-                                f"(`afc init {root / 'airflow'}`), or rename your file")
+                           hint=f"afc would overwrite it: create the afc project in a folder of its own, e.g. "
+                                f"{root / 'airflow'} (`afc init DIR`), or rename your file")
     if found.other_compose:
         files = ", ".join(found.other_compose)
         raise ProjectError(
             f"{root} already has a compose file ({files}); plain `docker compose` here would then silently "
             f"use afc's compose.yaml instead",
-            hint=f"create the afc project in its own folder (`afc init {root / 'airflow'}`), or move {files} "
-                 f"out of {root}")
+            hint=f"create the afc project in a folder of its own, e.g. {root / 'airflow'} (`afc init DIR`), or "
+                 f"move {files} out of {root}")
 
 
 def missing_ignores(gitignore_text: str) -> list[str]:

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Callable
 
 from . import folder, identity, tags
 from .errors import EnvironmentProblem, ProjectError, UsageError
-from .project import InitResult, Project, init_values, write_project
+from .project import DATA_SECRETS, InitResult, Project, init_values, secret_consequences, write_project
 from .render import render, to_yaml
-from .spec import EngineFacts, StackSpec, project_name_from
+from .spec import EngineFacts, StackSpec
 
 if TYPE_CHECKING:
     from .engine import StackClaim
@@ -34,28 +34,37 @@ def render_text(spec: StackSpec, facts: EngineFacts) -> str:
 
 
 def init_project(project: Project, flags: dict[str, str], force: bool, facts: EngineFacts,
-                 claim_of: Callable[[str], StackClaim] | None = None) -> InitResult:
+                 new_secrets: bool = False, claim_of: Callable[[str], StackClaim] | None = None) -> InitResult:
     """Create (or with force, re-render) a project; validates everything before writing anything.
     `claim_of` reads what the engine holds under a compose project name (default: engine.stack_claim)."""
+    if new_secrets and not force:
+        raise UsageError("--new-secrets only applies with --force (re-rendering an existing project)",
+                         hint="add --force, or leave --new-secrets out (a new project always gets new secrets)")
     notes: list[str] = []
 
     def choose_name(values: dict[str, str], existing: dict[str, str]) -> str:
+        legacy = project.compose_name()  # what a project from before names were recorded runs under
         try:
-            return identity.name_for_init(project.root, values, existing, claim_of or _engine_claim)
+            return identity.name_for_init(project.root, values, existing, claim_of or _engine_claim, legacy)
         except EnvironmentProblem:  # no engine now: the name is checked by every stack command later
-            name = values.get("AFC_PROJECT_NAME") or (project_name_from(project.root.name) if existing
-                                                      else identity.preferred_name(project.root))
+            name = values.get("AFC_PROJECT_NAME") or (legacy if existing else identity.preferred_name(project.root))
             notes.append(f"the Docker engine did not answer, so the project name '{name}' was not checked against "
                          f"existing stacks (`afc up` checks it)")
             return name
 
+    existed = project.exists()
+    before = project.file_values() if force and project.env_path.exists() else {}
     survey = folder.survey(project.root)
-    folder.refuse_conflicts(survey, project.root)
-    values, kept = init_values(project, flags, force, choose_name)
+    if not (project.quickstart_file() and not project.rendered_by_afc()):  # init_values names that stack
+        folder.refuse_conflicts(survey, project.root)
+    values, kept = init_values(project, flags, force, new_secrets, choose_name)
     spec = _spec(values, facts)
     created = write_project(project, values, render_text(spec, facts))
     ignored = folder.update_gitignore(project.root, survey)
     warnings = tuple(spec.tag.warnings()) + tuple(exposure_warnings(spec)) + tuple(notes)
+    renewed = [name for name in DATA_SECRETS if existed and not before.get(name)]
+    if renewed:
+        warnings += (f"generated new {', '.join(renewed)} (--new-secrets): {secret_consequences(renewed)}",)
     return InitResult(project.root, spec, tuple(created), kept, warnings, survey, ignored)
 
 
@@ -66,8 +75,9 @@ def _engine_claim(name: str) -> StackClaim:
 
 
 def _spec(values: dict[str, str], facts: EngineFacts) -> StackSpec:
-    from .spec import build_spec
+    from .spec import build_spec, check_combinations
 
+    check_combinations(values)
     return build_spec(values, facts)
 
 
@@ -118,11 +128,12 @@ def check_project(project: Project, facts: EngineFacts, validate) -> CheckResult
         problems.append(Problem(f"{project.env_path} is readable by others (mode {mode:o}); it holds secrets",
                                 f"chmod 600 {project.env_path}"))
     if not project.compose_path.exists():
-        problems.append(Problem(f"{project.compose_path} is missing", "run `afc config --output compose.yaml`"))
+        problems.append(Problem(f"{project.compose_path} is missing", f"run `afc up` (renders it again), or "
+                                                                          f"`afc config --output {project.compose_path}`"))
     elif project.compose_path.read_text() != text:
         problems.append(Problem(f"{project.compose_path} is not what .env describes (edited by hand, or .env "
-                                f"changed since)", "run `afc up` (re-renders it), or `afc config --output "
-                                                   "compose.yaml`; put hand edits in compose.override.yaml"))
+                                f"changed since)", f"run `afc up` (re-renders it), or `afc config --output "
+                                                   f"{project.compose_path}`; put hand edits in compose.override.yaml"))
     for folder in ("dags", "logs", "plugins", "config"):
         if not (project.root / folder).is_dir():
             problems.append(Problem(f"folder {folder}/ is missing", f"mkdir {project.root / folder}"))

@@ -125,15 +125,13 @@ def ensure_owner(root: Path, name: str) -> None:
 
 
 def name_for_init(root: Path, values: dict[str, str], existing: dict[str, str],
-                  claim_of: Callable[[str], "StackClaim"]) -> str:
+                  claim_of: Callable[[str], "StackClaim"], legacy: str) -> str:
     """AFC_PROJECT_NAME for `afc init`: a re-rendered project keeps the name its stack runs under (recorded, or
-    derived from the folder as before names were recorded); a name given by the user must be free; otherwise
+    `legacy`: the one it had before names were recorded); a name given by the user must be free; otherwise
     afc chooses one no other folder's stack holds. Refuses a name another folder's stack holds."""
-    from .spec import project_name_from
-
     name = values.get("AFC_PROJECT_NAME", "")
     if existing:
-        name = name or project_name_from(root.name)
+        name = name or legacy
         check_owner(root, name, claim_of(name))
         return name
     if name:

@@ -28,14 +28,23 @@ class Context:
     stack: engine.Stack
 
     @classmethod
-    def load(cls, project_dir: Path) -> "Context":
-        """The project at (or above) `project_dir`, refused (exit 3) when the engine's stack under its name
-        was started from another folder: every stack command starts here, before it acts."""
+    def load(cls, project_dir: Path, render_missing: bool = False) -> "Context":
+        """The project's context; a deleted compose.yaml is rendered again (`render_missing`, for the commands
+        that start the stack) or named with the fix, instead of compose's own error. Refused (exit 3) when the
+        engine's stack under the project's name was started from another folder: every stack command starts
+        here, before it acts."""
         # Host facts are enough to know the services; only rendering asks the engine (sync_compose_file).
         project = find_project(project_dir)
         spec = project.spec(host_facts())
         identity.ensure_owner(project.root, spec.project)
-        return cls(project, spec, engine.Stack(project, spec.project))
+        ctx = cls(project, spec, engine.Stack(project, spec.project))
+        if not project.compose_path.exists():
+            if not render_missing:
+                raise ProjectError(f"{project.compose_path} is missing (afc renders it from .env)",
+                                   hint=f"`afc up` renders it again and starts the stack; `afc config --output "
+                                        f"{project.compose_path}` only writes it")
+            sync_compose_file(ctx)
+        return ctx
 
     def wanted(self, services: list[str] | None = None) -> dict[str, int]:
         names = services or list(self.spec.services)

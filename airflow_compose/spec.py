@@ -145,10 +145,25 @@ def default_uid() -> int:
     return 50000 if uid == 0 else uid
 
 
+def check_combinations(values: dict[str, str]) -> None:
+    """Settings that contradict each other are refused rather than silently ignored."""
+    if _choice(values, "AFC_EXECUTOR", EXECUTORS, "--executor / AFC_EXECUTOR") == "local":
+        local = "AFC_EXECUTOR=local (the LocalExecutor runs tasks in the scheduler: no Celery, no Redis)"
+        if _bool(values, "AFC_FLOWER", "--flower / AFC_FLOWER"):
+            raise UsageError(f"AFC_FLOWER=true needs Celery, but {local}",
+                             hint="use --no-flower (AFC_FLOWER=false), or --executor celery to run Flower")
+        if values.get("AFC_WORKERS", "1").strip() not in ("", "1"):
+            raise UsageError(f"AFC_WORKERS={values['AFC_WORKERS']} asks for Celery workers, but {local}",
+                             hint="leave AFC_WORKERS at 1 (--workers 1), or use --executor celery")
+        if values.get("AFC_REDIS_PORT", ""):
+            raise UsageError(f"AFC_REDIS_PORT={values['AFC_REDIS_PORT']} publishes Redis, but {local}",
+                             hint="leave AFC_REDIS_PORT empty, or use --executor celery")
+
+
 def build_spec(values: dict[str, str], facts: EngineFacts) -> StackSpec:
     """Validate effective settings into a StackSpec; every error names the variable or flag and the fix."""
-    image = tags.split_image(values["AIRFLOW_IMAGE_NAME"])
-    base = tags.split_image(values["AFC_BASE_IMAGE"]) if values.get("AFC_BASE_IMAGE") else None
+    image = tags.split_image(values["AIRFLOW_IMAGE_NAME"], "AIRFLOW_IMAGE_NAME")
+    base = tags.split_image(values["AFC_BASE_IMAGE"], "AFC_BASE_IMAGE") if values.get("AFC_BASE_IMAGE") else None
     tag = tags.parse_tag((base or image).tag)
     executor = _choice(values, "AFC_EXECUTOR", EXECUTORS, "--executor / AFC_EXECUTOR")
     arch_choice = _choice(values, "AFC_ARCH", ("auto",) + ARCHES, "--arch / AFC_ARCH")
@@ -192,8 +207,8 @@ def build_spec(values: dict[str, str], facts: EngineFacts) -> StackSpec:
         flower_port=_int(values, "AFC_FLOWER_PORT", 1, 65535, "AFC_FLOWER_PORT"),
         postgres_port=_port(values, "AFC_POSTGRES_PORT", "AFC_POSTGRES_PORT"),
         redis_port=_port(values, "AFC_REDIS_PORT", "AFC_REDIS_PORT"),
-        postgres_image=values["AFC_POSTGRES_IMAGE"],
-        redis_image=values["AFC_REDIS_IMAGE"],
+        postgres_image=tags.check_service_image(values["AFC_POSTGRES_IMAGE"], "AFC_POSTGRES_IMAGE"),
+        redis_image=tags.check_service_image(values["AFC_REDIS_IMAGE"], "AFC_REDIS_IMAGE"),
         examples=_bool(values, "AFC_EXAMPLES", "--examples / AFC_EXAMPLES"),
         airflow_uid=uid,
         postgres_user=values["AFC_POSTGRES_USER"],

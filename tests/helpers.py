@@ -142,6 +142,19 @@ def assert_valid(schema_file: str, document: dict) -> None:
     assert not errors, f"{len(errors)} schema error(s), the first at {errors[0].json_path}: {errors[0].message}"
 
 
+def load_yaml(text: str):
+    """yaml.safe_load through libyaml when PyYAML has it: ten times faster on afc's documents."""
+    import yaml
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def load_yaml_documents(text: str) -> list:
+    import yaml
+
+    return list(yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+
+
 def values(secret: str = "secret-{}", **overrides) -> dict[str, str]:
     """A project's settings: the defaults, every secret set to `secret` formatted with its lower-case name,
     project `demo`, AIRFLOW_UID 1000, then `overrides`."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from ..core import AFC, Bench, Row, Series, log, run, section
 from ..stack_tools import (afc_project, afc_up, base_up, baseline_project, compose, footprint, footprint_note,
@@ -14,18 +15,31 @@ FIRST_PORT = 18300  # each version takes ten ports from here on
 
 
 @dataclass
-class StackSeries:
-    cold_afc: Series = field(default_factory=Series)
-    cold_base: Series = field(default_factory=Series)
-    warm_afc: Series = field(default_factory=Series)
-    warm_base: Series = field(default_factory=Series)
-    down_afc: Series = field(default_factory=Series)
-    down_base: Series = field(default_factory=Series)
-    up_afc: Series = field(default_factory=Series)
-    up_base: Series = field(default_factory=Series)
-    mem_afc: Series = field(default_factory=Series)
-    mem_base: Series = field(default_factory=Series)
-    footprints: dict[str, tuple] = field(default_factory=dict)
+class Side:
+    """The figures of one contender, afc or the plain-compose baseline, on one Airflow version."""
+    label: str
+    cold: Series = field(default_factory=Series)
+    warm: Series = field(default_factory=Series)
+    down: Series = field(default_factory=Series)
+    up: Series = field(default_factory=Series)
+    memory: Series = field(default_factory=Series)
+    footprint: tuple | None = None  # total MiB, MiB per container, processes, web worker processes
+
+    def first_run_extras(self, name: str, web: str, parts: set[str], down: list[str], up: Callable[[], float],
+                         warm: Callable[[], None] | None = None) -> float:
+        """Footprint, warm re-up (`warm`, when given) and restart on this side's healthy stack; the seconds
+        they took."""
+        start = time.monotonic()
+        if "footprint" in parts:
+            self.footprint = footprint(name, web)
+            self.memory.add(self.footprint[0])
+        if "warm" in parts and warm is not None:
+            warm()
+        if "restart" in parts:
+            self.down.add(run(down)[0])
+            self.up.add(up())
+            log(f"  restart {self.label}: down {self.down.values[-1]:.1f}s up {self.up.values[-1]:.1f}s")
+        return time.monotonic() - start
 
 
 @section("cold", "warm", "restart", "footprint", title="Airflow stacks", how=(
@@ -73,7 +87,7 @@ def version_stacks(bench: Bench, version: str, parts: set[str], port: int, share
     tag = version.replace(".", "")
     web = web_service(version)
     a_name, b_name = f"bench-afc-{tag}", f"bench-base-{tag}"
-    s = StackSeries()
+    afc, base = Side("afc"), Side("baseline")
     try:
         for i in range(bench.stack_runs):
             spent = time.monotonic() - began
@@ -85,74 +99,53 @@ def version_stacks(bench: Bench, version: str, parts: set[str], port: int, share
             a = afc_project(bench.work, a_name, version, port)
             b = baseline_project(a, bench.work, b_name, port + 1)
             log(f"{version} run {i + 1}/{bench.stack_runs}: afc up (cold)")
-            s.cold_afc.add(afc_up(a))
-            log(f"  afc cold: {s.cold_afc.values[-1]:.1f}s")
-            extra_time += afc_first_run_extras(s, a_name, a, web, parts) if i == 0 else 0.0
+            afc.cold.add(afc_up(a))
+            log(f"  afc cold: {afc.cold.values[-1]:.1f}s")
+            if i == 0:
+                extra_time += afc.first_run_extras(a_name, web, parts, AFC + ["--project-dir", str(a), "down"],
+                                                   lambda: afc_up(a), warm=lambda: warm_up(afc, base, a_name, a))
             remove(a_name)
             # baseline: plain compose with the official timings.
             log(f"{version} run {i + 1}/{bench.stack_runs}: docker compose up --wait (cold, official timings)")
-            s.cold_base.add(base_up(b_name, b))
-            log(f"  baseline cold: {s.cold_base.values[-1]:.1f}s")
-            extra_time += baseline_first_run_extras(s, b_name, b, web, parts) if i == 0 else 0.0
+            base.cold.add(base_up(b_name, b))
+            log(f"  baseline cold: {base.cold.values[-1]:.1f}s")
+            if i == 0:
+                extra_time += base.first_run_extras(b_name, web, parts, compose(b_name, b, "down"),
+                                                    lambda: base_up(b_name, b))
             remove(b_name)
     finally:
-        add_rows(bench, version, web, parts, s)
+        add_rows(bench, f"Airflow {version} Celery", web, parts, afc, base)
 
 
-def afc_first_run_extras(s: StackSeries, name: str, folder: Path, web: str, parts: set[str]) -> float:
-    """Footprint, warm re-up and restart on afc's healthy stack; the seconds they took."""
-    start = time.monotonic()
-    if "footprint" in parts:
-        s.footprints["afc"] = footprint(name, web)
-        s.mem_afc.add(s.footprints["afc"][0])
-    if "warm" in parts:
-        for _ in range(3):  # same running stack, same file: afc up, then plain compose up --wait
-            s.warm_afc.add(afc_up(folder))
-            s.warm_base.add(base_up(name, folder))
-        log(f"  warm afc {s.warm_afc.values} compose {s.warm_base.values}")
-    if "restart" in parts:
-        s.down_afc.add(run(AFC + ["--project-dir", str(folder), "down"])[0])
-        s.up_afc.add(afc_up(folder))
-        log(f"  restart afc: down {s.down_afc.values[-1]:.1f}s up {s.up_afc.values[-1]:.1f}s")
-    return time.monotonic() - start
+def warm_up(afc: Side, base: Side, name: str, folder: Path) -> None:
+    """On afc's running stack, with the same file: `afc up`, then plain `compose up --wait`, three times."""
+    for _ in range(3):
+        afc.warm.add(afc_up(folder))
+        base.warm.add(base_up(name, folder))
+    log(f"  warm afc {afc.warm.values} compose {base.warm.values}")
 
 
-def baseline_first_run_extras(s: StackSeries, name: str, folder: Path, web: str, parts: set[str]) -> float:
-    """Footprint and restart on the baseline's healthy stack; the seconds they took."""
-    start = time.monotonic()
-    if "footprint" in parts:
-        s.footprints["base"] = footprint(name, web)
-        s.mem_base.add(s.footprints["base"][0])
-    if "restart" in parts:
-        s.down_base.add(run(compose(name, folder, "down"))[0])
-        s.up_base.add(base_up(name, folder))
-        log(f"  restart baseline: down {s.down_base.values[-1]:.1f}s up {s.up_base.values[-1]:.1f}s")
-    return time.monotonic() - start
-
-
-def add_rows(bench: Bench, version: str, web: str, parts: set[str], s: StackSeries) -> None:
-    label = f"Airflow {version} Celery"
+def add_rows(bench: Bench, label: str, web: str, parts: set[str], afc: Side, base: Side) -> None:
     if "cold" in parts:
-        bench.add(Row("2. Cold time to healthy", f"{label}: fresh project to all healthy", s.cold_afc, s.cold_base,
+        bench.add(Row("2. Cold time to healthy", f"{label}: fresh project to all healthy", afc.cold, base.cold,
                       "`docker compose up -d --wait`, official health timings", target=0.5))
     if "warm" in parts:
-        bench.add(Row("3. Warm re-up", f"{label}: `afc up` on the running, unchanged stack", s.warm_afc,
-                      s.warm_base, "`docker compose up -d --wait`, same file", target=1.2,
+        bench.add(Row("3. Warm re-up", f"{label}: `afc up` on the running, unchanged stack", afc.warm,
+                      base.warm, "`docker compose up -d --wait`, same file", target=1.2,
                       note="target also: a few seconds"))
     if "restart" in parts:
-        total_a = Series([d + u for d, u in zip(s.down_afc.values, s.up_afc.values)])
-        total_b = Series([d + u for d, u in zip(s.down_base.values, s.up_base.values)])
+        total_a = Series([d + u for d, u in zip(afc.down.values, afc.up.values)])
+        total_b = Series([d + u for d, u in zip(base.down.values, base.up.values)])
         bench.add(Row("4. Restart with data", f"{label}: `afc down` + `afc up` (DB kept)", total_a, total_b,
                       "compose down + up --wait of the baseline file"))
-        bench.add(Row("4. Restart with data", f"{label}: of which `up`", s.up_afc, s.up_base,
-                      "compose up --wait"))
-    if s.footprints:
-        _total, per, processes, servers = s.footprints["afc"]
-        row = Row("5. Footprint", f"{label}: memory of all containers once healthy", s.mem_afc, s.mem_base,
+        bench.add(Row("4. Restart with data", f"{label}: of which `up`", afc.up, base.up, "compose up --wait"))
+    if afc.footprint:
+        _total, per, processes, servers = afc.footprint
+        row = Row("5. Footprint", f"{label}: memory of all containers once healthy", afc.memory, base.memory,
                   "same services, baseline file", "MiB", 0,
                   note="afc per container (MiB): " + footprint_note(per, web, processes, servers))
-        if "base" in s.footprints:
-            row.note += f" (baseline: {s.footprints['base'][2]} / {s.footprints['base'][3]})"
+        if base.footprint:
+            row.note += f" (baseline: {base.footprint[2]} / {base.footprint[3]})"
         bench.add(row)
 
 

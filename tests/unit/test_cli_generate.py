@@ -1,5 +1,5 @@
 """`afc init` and `afc config` through the command line's entry point, in this process (no Docker: DOCKER_HOST
-points nowhere); the version, the help and a refusal also through a real process."""
+points nowhere); the help and a refusal also through a real process."""
 import stat
 
 import pytest
@@ -7,9 +7,9 @@ import pytest
 from tests.helpers import NO_ENGINE, afc, run_afc
 
 
-def test_version_and_help_of_the_real_entry_point():
+def test_version_and_the_help_of_the_real_entry_point():
     from airflow_compose import __version__
-    assert afc("--version").stdout.strip() == f"afc {__version__}"
+    assert run_afc("--version").stdout.strip() == f"afc {__version__}"
     assert "init" in afc("--help").stdout
 
 

@@ -4,13 +4,12 @@ import json
 import stat
 
 import pytest
-import yaml
 
 from airflow_compose import helm, settings
 from airflow_compose.errors import UsageError
 from airflow_compose.spec import EngineFacts, build_spec
 from tests import helpers
-from tests.helpers import DATA, VERSIONS, assert_valid, run_afc, schema_validator
+from tests.helpers import DATA, VERSIONS, assert_valid, load_yaml, load_yaml_documents, run_afc, schema_validator
 
 SCHEMA = "airflow-helm-chart-values.schema.json"
 MATRIX = [(v, e) for v in VERSIONS for e in ("celery", "local")]
@@ -27,7 +26,7 @@ def exported(version, executor, **extra):
 
 
 def loaded_values(result):
-    return yaml.safe_load(helm.values_text(result))
+    return load_yaml(helm.values_text(result))
 
 
 def test_schema_is_the_chart_1_20_values_schema():
@@ -64,7 +63,7 @@ def test_secret_values_never_appear_in_values_yaml(version, executor):
 @pytest.mark.parametrize("version, executor", MATRIX)
 def test_secrets_yaml_holds_every_referenced_secret(version, executor):
     spec, vals, result = exported(version, executor)
-    manifests = list(yaml.safe_load_all(helm.secrets_text(result)))
+    manifests = load_yaml_documents(helm.secrets_text(result))
     by_name = {m["metadata"]["name"]: m for m in manifests}
     for manifest in manifests:
         assert (manifest["apiVersion"], manifest["kind"], manifest["type"]) == ("v1", "Secret", "Opaque")
@@ -176,7 +175,7 @@ def test_cli_writes_values_and_private_secrets(project):
     assert (helm_dir / "README.txt").read_text() == "mine\n"
     values_text, secrets_text = values_path.read_text(), secrets_path.read_text()
     assert "old: true" not in values_text
-    document = yaml.safe_load(values_text)
+    document = load_yaml(values_text)
     assert_valid(SCHEMA, document)
     assert document["workers"] == {"replicas": 2}
     for name, secret in _env_secrets(project).items():

@@ -53,41 +53,42 @@ def test_unique_names_are_valid_short_and_keep_the_ascii_part(folder):
 
 def test_init_keeps_the_preferred_name_while_the_engine_holds_nothing():
     root = Path("/p/airflow")
-    assert identity.name_for_init(root, {}, {}, nothing) == "airflow"
+    assert identity.name_for_init(root, {}, {}, nothing, "legacy") == "airflow"
 
 
 def test_init_avoids_a_name_another_folder_runs_under():
     root = Path("/p/airflow")
-    name = identity.name_for_init(root, {}, {}, held_by("/q/airflow", only="airflow"))
+    name = identity.name_for_init(root, {}, {}, held_by("/q/airflow", only="airflow"), "legacy")
     assert name == identity.unique_name(root) and name != "airflow"
 
 
 def test_init_avoids_a_name_whose_volumes_outlived_their_containers():
     def orphan_volumes(name):
         return StackClaim(name, (), (f"{name}_postgres-data",)) if name == "airflow" else nothing(name)
-    assert identity.name_for_init(Path("/p/airflow"), {}, {}, orphan_volumes) != "airflow"
+    assert identity.name_for_init(Path("/p/airflow"), {}, {}, orphan_volumes, "legacy") != "airflow"
 
 
 def test_init_may_take_the_name_of_its_own_folders_stack():
     root = Path("/p/airflow")
-    assert identity.name_for_init(root, {}, {}, held_by(str(root))) == "airflow"
+    assert identity.name_for_init(root, {}, {}, held_by(str(root)), "legacy") == "airflow"
 
 
 def test_init_refuses_a_given_name_that_another_folders_stack_holds():
     with pytest.raises(ProjectError) as error:
-        identity.name_for_init(Path("/p/mine"), {"AFC_PROJECT_NAME": "shared"}, {}, held_by("/q/theirs"))
+        identity.name_for_init(Path("/p/mine"), {"AFC_PROJECT_NAME": "shared"}, {}, held_by("/q/theirs"),
+                                "legacy")
     assert error.value.exit_code == PROJECT
     assert "'shared'" in error.value.message and "/q/theirs" in error.value.message
     assert "AFC_PROJECT_NAME=" in error.value.hint
 
 
 def test_reinit_keeps_the_recorded_or_legacy_name_and_checks_its_owner():
-    root = Path("/p/My Proj")
-    assert identity.name_for_init(root, {"AFC_PROJECT_NAME": "kept"}, {"AFC_FERNET_KEY": "x"}, nothing) == "kept"
-    assert identity.name_for_init(root, {}, {"AFC_FERNET_KEY": "x"}, nothing) == "my-proj", \
+    root, old = Path("/p/My Proj"), {"AFC_FERNET_KEY": "x"}
+    assert identity.name_for_init(root, {"AFC_PROJECT_NAME": "kept"}, old, nothing, "my-proj") == "kept"
+    assert identity.name_for_init(root, {}, old, nothing, "my-proj") == "my-proj", \
         "a project from before names were recorded keeps the name its stack runs under"
     with pytest.raises(ProjectError):
-        identity.name_for_init(root, {}, {"AFC_FERNET_KEY": "x"}, held_by("/elsewhere/my-proj"))
+        identity.name_for_init(root, {}, old, held_by("/elsewhere/my-proj"), "my-proj")
 
 
 def test_the_owner_check_refuses_another_folder_and_names_it_and_the_fix():

@@ -3,11 +3,10 @@ import os
 from pathlib import Path
 
 import pytest
-import yaml
 
 from airflow_compose.render import render, to_yaml
 from airflow_compose.spec import EngineFacts, build_spec
-from tests.helpers import VERSIONS, assert_valid, values
+from tests.helpers import VERSIONS, assert_valid, load_yaml, values
 
 GOLDEN = Path(__file__).parent / "golden"
 MATRIX = [(v, a, e) for v in VERSIONS for a in ("amd64", "arm64") for e in ("celery", "local")]
@@ -38,13 +37,13 @@ def test_rendering_is_deterministic_and_has_no_anchors():
 @pytest.mark.parametrize("start_interval", [False, True])
 def test_valid_against_compose_spec_schema(version, arch, executor, start_interval):
     text = to_yaml(render(spec_for(version, arch, executor, AFC_FLOWER="true"), EngineFacts("amd64", start_interval)))
-    assert_valid("compose-spec.json", yaml.safe_load(text))
+    assert_valid("compose-spec.json", load_yaml(text))
 
 
 @pytest.mark.parametrize("version, arch, executor", MATRIX)
 def test_stack_properties(version, arch, executor):
     spec = spec_for(version, arch, executor)
-    doc = yaml.safe_load(to_yaml(render(spec, EngineFacts("amd64", False))))
+    doc = load_yaml(to_yaml(render(spec, EngineFacts("amd64", False))))
     services = doc["services"]
     expected = {"postgres", "init", "scheduler", "triggerer"}
     expected |= {"api-server", "dag-processor"} if version.startswith("3") else {"webserver"}

@@ -6,13 +6,12 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from airflow_compose import engine, render, settings, swarm
 from airflow_compose.errors import EnvironmentProblem, StackError, UsageError
 from airflow_compose.spec import EngineFacts, build_spec
 from tests import helpers
-from tests.helpers import VERSIONS, FakeClock, assert_valid, run_afc
+from tests.helpers import VERSIONS, FakeClock, assert_valid, load_yaml, run_afc
 
 IMAGE = "demo-airflow:0123456789ab"
 
@@ -220,7 +219,7 @@ def test_rendering_is_deterministic_and_leaves_the_compose_file_alone():
 
 @pytest.mark.parametrize("version, executor", VARIANTS)
 def test_valid_against_compose_spec_schema(version, executor):
-    assert_valid("compose-spec.json", yaml.safe_load(swarm.to_yaml(stack(version, executor, AFC_FLOWER="true")[2])))
+    assert_valid("compose-spec.json", load_yaml(swarm.to_yaml(stack(version, executor, AFC_FLOWER="true")[2])))
 
 
 # --- judging a stack's tasks -------------------------------------------------------------------------------
@@ -335,7 +334,7 @@ class FakeStack:
         self.scaled = None
 
     def deploy(self, path, registry_auth=False):
-        document = yaml.safe_load(Path(path).read_text())
+        document = load_yaml(Path(path).read_text())
         self.deployed.append(document)
         for name, service in document["services"].items():
             job = service["deploy"]["mode"] == "replicated-job"
@@ -533,7 +532,7 @@ def project(tmp_path_factory):
 def test_swarm_config_prints_a_stack_file_without_secrets(project):
     done = run_afc("-C", str(project), "swarm", "config")
     assert done.returncode == 0, done.stderr
-    document = yaml.safe_load(done.stdout)
+    document = load_yaml(done.stdout)
     assert document["services"]["init"]["deploy"]["mode"] == "replicated-job"
     env = (project / ".env").read_text()
     for line in env.splitlines():
