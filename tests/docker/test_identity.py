@@ -1,5 +1,5 @@
 """Two folders whose names clash, on the real engine: `a/AfcIdClash` and `b/afcidclash`, both projects from
-before afc recorded a name (so both derive `afcidclash`). The first runs Postgres; the second is refused by
+before names were unique (afc init recorded `afcidclash` for both). The first runs Postgres; the second is refused by
 every command that would touch the stack, and the first stack and its database volume are untouched. A new
 `afc init` picks a name the running stack does not hold. Ports 18720–18729, project names afcidclash*.
 
@@ -13,11 +13,12 @@ from tests.helpers import afc, docker, standin_flags
 NAME = "afcidclash"
 
 
-def strip_name(project: Path) -> None:
-    """Make the project one from before names were recorded: its name is derived from the folder again."""
+def record_old_name(project: Path) -> None:
+    """Make the project one made by afc before names were unique: it recorded the folder's name normalised,
+    which is `afcidclash` for both folders."""
     env = project / ".env"
-    env.write_text("".join(line for line in env.read_text().splitlines(keepends=True)
-                           if not line.startswith("AFC_PROJECT_NAME=")))
+    env.write_text("".join(f"AFC_PROJECT_NAME={NAME}\n" if line.startswith("AFC_PROJECT_NAME=") else line
+                           for line in env.read_text().splitlines(keepends=True)))
 
 
 def cleanup() -> None:
@@ -36,7 +37,7 @@ def clash(tmp_path):
     first, second = tmp_path / "a" / "AfcIdClash", tmp_path / "b" / NAME
     for folder, port in ((first, 18720), (second, 18721)):
         afc("init", str(folder), *standin_flags("2.10.4"), "--executor", "local", "--port", str(port), check=True)
-        strip_name(folder)
+        record_old_name(folder)
     yield first, second
     afc("down", "--volumes", "--yes", project=first)
     cleanup()
