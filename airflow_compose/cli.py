@@ -136,7 +136,8 @@ def config(
     check: Annotated[bool, typer.Option("--check", help="Validate .env and compose.yaml; exit 3 naming what is "
                                         "wrong.")] = False,
     show_secrets: Annotated[bool, typer.Option("--show-secrets", help="Print secret values instead of ${VAR} "
-                                               "references (careful: your terminal keeps them).")] = False,
+                                               "references (careful: your terminal keeps them; --output then "
+                                               "writes the file with mode 0600).")] = False,
 ) -> None:
     """Print the compose file rendered from .env (secrets as ${VAR} references)."""
     from . import engine, generate, inputs, ui
@@ -157,8 +158,10 @@ def config(
         text = generate.show_secrets(text, project.values())
     if output:
         inputs.write_output(output, text, "--output", mode=0o600 if show_secrets else 0o644)
-        ui.success(f"wrote {output}")
+        ui.success(f"wrote {output}" + (" (mode 0600: it holds the project's secrets)" if show_secrets else ""))
     else:
+        if show_secrets and not sys.stdout.isatty():
+            ui.warn("--show-secrets: the project's secrets are going to a pipe or file, not a terminal")
         ui.data(text)
 
 

@@ -426,6 +426,36 @@ def _postgres_data(volume: str, output: str) -> PostgresData:
                         data[1] if data else "")
 
 
+# --- which folder a compose project name belongs to (identity.py decides) ---------------------------------
+
+PROJECT_LABEL = "com.docker.compose.project"
+WORKING_DIR_LABEL = "com.docker.compose.project.working_dir"
+
+
+@dataclass(frozen=True)
+class StackClaim:
+    """What the engine holds under one compose project name: the working folders compose recorded on its
+    containers (running or not) and the names of its volumes."""
+
+    name: str
+    working_dirs: tuple[str, ...]
+    volumes: tuple[str, ...]
+
+
+def stack_claim(name: str, with_volumes: bool = True) -> StackClaim:
+    """One `docker ps` (and one `docker volume ls`) filtered by the compose project label."""
+    from python_on_whales.utils import run
+
+    docker = _client()
+    with docker_errors(f"check which folder owns the compose project '{name}'"):
+        listing = run(docker.docker_cmd + ["ps", "--all", "--filter", f"label={PROJECT_LABEL}={name}",
+                                           "--format", f'{{{{.Label "{WORKING_DIR_LABEL}"}}}}'])
+        volumes = run(docker.docker_cmd + ["volume", "ls", "--quiet", "--filter",
+                                           f"label={PROJECT_LABEL}={name}"]) if with_volumes else ""
+    dirs = tuple(sorted({line.strip() for line in listing.splitlines() if line.strip()}))
+    return StackClaim(name, dirs, tuple(sorted(volumes.split())))
+
+
 # --- local images (afc images, afc upgrade) ------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -1096,6 +1126,15 @@ class SwarmStack:
             return []
         raw = json.loads(self._run("inspect the stack's secrets", "secret", "inspect", *ids))
         return sorted(item["Spec"]["Name"] for item in raw)
+
+    def secret_label_values(self, label: str) -> list[str]:
+        """The values of one label on the Docker secrets afc created for this stack."""
+        ids = self._run("list the stack's secrets", "secret", "ls", "--quiet",
+                        "--filter", f"label={SECRET_STACK_LABEL}={self.name}").split()
+        if not ids:
+            return []
+        raw = json.loads(self._run("inspect the stack's secrets", "secret", "inspect", *ids))
+        return sorted({(item["Spec"].get("Labels") or {}).get(label, "") for item in raw} - {""})
 
     def create_secret(self, name: str, value: str, labels: dict[str, str]) -> None:
         """A Docker secret from a value handed over on stdin: it is never written to a file or argument."""

@@ -4,12 +4,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
-from . import tags
-from .errors import ProjectError, UsageError
+from . import folder, identity, tags
+from .errors import EnvironmentProblem, ProjectError, UsageError
 from .project import DATA_SECRETS, InitResult, Project, init_values, secret_consequences, write_project
 from .render import render, to_yaml
 from .spec import EngineFacts, StackSpec
+
+if TYPE_CHECKING:
+    from .engine import StackClaim
 
 
 def image_flag(tag: str | None, image: str | None, current: str | None) -> str | None:
@@ -30,21 +34,44 @@ def render_text(spec: StackSpec, facts: EngineFacts) -> str:
 
 
 def init_project(project: Project, flags: dict[str, str], force: bool, facts: EngineFacts,
-                 new_secrets: bool = False) -> InitResult:
-    """Create (or with force, re-render) a project; validates everything before writing anything."""
+                 new_secrets: bool = False, claim_of: Callable[[str], StackClaim] | None = None) -> InitResult:
+    """Create (or with force, re-render) a project; validates everything before writing anything.
+    `claim_of` reads what the engine holds under a compose project name (default: engine.stack_claim)."""
     if new_secrets and not force:
         raise UsageError("--new-secrets only applies with --force (re-rendering an existing project)",
                          hint="add --force, or leave --new-secrets out (a new project always gets new secrets)")
+    notes: list[str] = []
+
+    def choose_name(values: dict[str, str], existing: dict[str, str]) -> str:
+        legacy = project.compose_name()  # what a project from before names were recorded runs under
+        try:
+            return identity.name_for_init(project.root, values, existing, claim_of or _engine_claim, legacy)
+        except EnvironmentProblem:  # no engine now: the name is checked by every stack command later
+            name = values.get("AFC_PROJECT_NAME") or (legacy if existing else identity.preferred_name(project.root))
+            notes.append(f"the Docker engine did not answer, so the project name '{name}' was not checked against "
+                         f"existing stacks (`afc up` checks it)")
+            return name
+
     existed = project.exists()
     before = project.file_values() if force and project.env_path.exists() else {}
-    values, kept = init_values(project, flags, force, new_secrets)
+    survey = folder.survey(project.root)
+    if not (project.quickstart_file() and not project.rendered_by_afc()):  # init_values names that stack
+        folder.refuse_conflicts(survey, project.root)
+    values, kept = init_values(project, flags, force, new_secrets, choose_name)
     spec = _spec(values, facts)
     created = write_project(project, values, render_text(spec, facts))
-    warnings = tuple(spec.tag.warnings()) + tuple(exposure_warnings(spec))
+    ignored = folder.update_gitignore(project.root, survey)
+    warnings = tuple(spec.tag.warnings()) + tuple(exposure_warnings(spec)) + tuple(notes)
     renewed = [name for name in DATA_SECRETS if existed and not before.get(name)]
     if renewed:
         warnings += (f"generated new {', '.join(renewed)} (--new-secrets): {secret_consequences(renewed)}",)
-    return InitResult(project.root, spec, tuple(created), kept, warnings)
+    return InitResult(project.root, spec, tuple(created), kept, warnings, survey, ignored)
+
+
+def _engine_claim(name: str) -> StackClaim:
+    from . import engine
+
+    return engine.stack_claim(name)
 
 
 def _spec(values: dict[str, str], facts: EngineFacts) -> StackSpec:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import engine, health, pull, settings
+from . import engine, health, identity, pull, settings
 from .errors import ProjectError, StackError, UsageError
 from .generate import render_text
 from .project import Project, find_project, write_atomically
@@ -30,10 +30,13 @@ class Context:
     @classmethod
     def load(cls, project_dir: Path, render_missing: bool = False) -> "Context":
         """The project's context; a deleted compose.yaml is rendered again (`render_missing`, for the commands
-        that start the stack) or named with the fix, instead of compose's own error."""
+        that start the stack) or named with the fix, instead of compose's own error. Refused (exit 3) when the
+        engine's stack under the project's name was started from another folder: every stack command starts
+        here, before it acts."""
         # Host facts are enough to know the services; only rendering asks the engine (sync_compose_file).
         project = find_project(project_dir)
         spec = project.spec(host_facts())
+        identity.ensure_owner(project.root, spec.project)
         ctx = cls(project, spec, engine.Stack(project, spec.project))
         if not project.compose_path.exists():
             if not render_missing:

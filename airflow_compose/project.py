@@ -6,9 +6,11 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from . import settings
 from .errors import AfcError, EnvironmentProblem, ProjectError, UsageError
+from .folder import Survey
 from .spec import EngineFacts, StackSpec, build_spec, check_combinations, project_name_from
 
 ENV_FILE = ".env"
@@ -178,6 +180,8 @@ class Project:
 
     def values(self, flags: dict[str, str] | None = None) -> dict[str, str]:
         values = settings.effective(self.file_values(), self.environ, flags)
+        if not values.get("AFC_PROJECT_NAME"):  # a project from before the name was recorded: as it always was
+            values["AFC_PROJECT_NAME"] = self.compose_name()
         missing = [name for name in settings.SECRET_NAMES if not values.get(name)]
         if missing:
             raise ProjectError(f"{self.env_path} is missing secret(s): {', '.join(missing)}",
@@ -238,6 +242,8 @@ class InitResult:
     created: tuple[str, ...]
     kept_secrets: bool
     warnings: tuple[str, ...]
+    survey: Survey | None = None        # what the folder held before
+    ignored: tuple[str, ...] = ()       # entries added to .gitignore
 
 
 def missing_secrets_fix(missing: list[str]) -> str:
@@ -255,9 +261,11 @@ def secret_consequences(names: list[str]) -> str:
     return "; ".join(effects[name] for name in names)
 
 
-def init_values(project: Project, flags: dict[str, str], force: bool,
-                new_secrets: bool = False) -> tuple[dict[str, str], bool]:
+def init_values(project: Project, flags: dict[str, str], force: bool, new_secrets: bool = False,
+                choose_name: Callable[[dict[str, str], dict[str, str]], str] | None = None
+                ) -> tuple[dict[str, str], bool]:
     """The values `init` writes: existing `.env` (with --force), environment, flags, then new secrets.
+    `choose_name(values, existing)` decides AFC_PROJECT_NAME (identity.py: unique against the engine).
 
     Re-rendering an existing project never silently replaces a secret its data depends on."""
     if project.quickstart_file() is not None and not project.rendered_by_afc():
@@ -272,7 +280,9 @@ def init_values(project: Project, flags: dict[str, str], force: bool,
                            hint="run `afc up` to use it, or `afc init --force` to re-render it "
                                 "(secrets, DAGs, logs and data are kept)")
     values = settings.effective(existing, project.environ, flags)
-    if not values.get("AFC_PROJECT_NAME"):
+    if choose_name is not None:
+        values["AFC_PROJECT_NAME"] = choose_name(values, existing)
+    elif not values.get("AFC_PROJECT_NAME"):
         values["AFC_PROJECT_NAME"] = project.compose_name()
     kept = any(existing.get(name) for name in settings.SECRET_NAMES)
     bound = [name for name in DATA_SECRETS if not values.get(name)]

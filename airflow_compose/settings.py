@@ -26,7 +26,8 @@ class Setting:
 
 # The order here is the order of `.env` and `.env.example`.
 SETTINGS: tuple[Setting, ...] = (
-    Setting("AFC_PROJECT_NAME", "", "Compose project name (default: the project folder's name, made valid)"),
+    Setting("AFC_PROJECT_NAME", "", "Compose project name, chosen once by afc init: the folder's name, or "
+            "<name>-<hash of the folder's path> when that is not a valid name or another folder's stack holds it"),
     Setting("AIRFLOW_IMAGE_NAME", "apache/airflow:3.3.2-python3.12",
             "Airflow image REPOSITORY:TAG; the tag decides the Airflow version and Python (--image, --tag)"),
     Setting("AFC_BASE_IMAGE", "", "the apache/airflow REPO:TAG `afc build` builds on; set by afc build, whose image "

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 from urllib.parse import quote
 
-from . import engine, pull, render
-from .errors import EnvironmentProblem, StackError, UsageError
+from . import engine, identity, pull, render
+from .errors import AfcError, EnvironmentProblem, ProjectError, StackError, UsageError
 from .health import Failure, ServiceRow, Verdict
 from .project import Project, find_project
 from .spec import EngineFacts, StackSpec, build_spec, host_facts
 
 STACK_SUFFIX = "-swarm"
+PROJECT_DIR_LABEL = "org.afc.project-dir"  # on the stack's Docker secrets: the folder it was deployed from
 # <stack>-postgres-password-<hash8> must fit a secret name (64 characters); <stack>_dag-processor fits a service's
 MAX_PROJECT_LENGTH = 64 - len(STACK_SUFFIX) - len("-postgres-password-") - 8
 INFRA = ("postgres", "redis")
@@ -246,10 +247,13 @@ class SwarmContext:
 
     @classmethod
     def load(cls, project_dir: Path, facts: EngineFacts | None = None) -> "SwarmContext":
+        """The project and its swarm stack, refused (exit 3) when that stack was deployed from another folder."""
         project = find_project(project_dir)
         values = project.values()
         spec = build_spec(values, facts or host_facts())
-        return cls(project, spec, values, engine.SwarmStack(stack_name(spec)))
+        ctx = cls(project, spec, values, engine.SwarmStack(stack_name(spec)))
+        check_owner(ctx)
+        return ctx
 
     @property
     def name(self) -> str:
@@ -258,6 +262,25 @@ class SwarmContext:
     def wanted(self, names: Sequence[str] | None = None) -> dict[str, int]:
         return {name: (self.spec.workers if name == "worker" else 1) for name in self.spec.services
                 if names is None or name in names}
+
+
+def deployed_from(stack: engine.SwarmStack) -> list[str]:
+    """The folders the stack's secrets were created from (afc labels them); [] when the engine cannot tell
+    (not a swarm manager, no engine: the command itself then says so)."""
+    try:
+        return stack.secret_label_values(PROJECT_DIR_LABEL)
+    except AfcError:
+        return []
+
+
+def check_owner(ctx: SwarmContext) -> None:
+    others = [folder for folder in deployed_from(ctx.stack) if not identity.same_folder(folder, ctx.project.root)]
+    if others:
+        raise ProjectError(
+            f"the swarm stack '{ctx.name}' was deployed from another folder: {', '.join(others)}; this folder "
+            f"({ctx.project.root}) would take it over",
+            hint=f"give this project its own name: set AFC_PROJECT_NAME={identity.unique_name(ctx.project.root)} "
+                 f"in {ctx.project.env_path}, or run afc in {others[0]}")
 
 
 def require_manager() -> engine.SwarmInfo:
@@ -537,7 +560,8 @@ def deploy(ctx: SwarmContext, *, timeout: float, image: str | None = None, routi
     created = []
     for secret in secrets:
         if secret.name not in have:
-            ctx.stack.create_secret(secret.name, secret.value, {"org.afc.role": secret.role})
+            ctx.stack.create_secret(secret.name, secret.value,
+                                    {"org.afc.role": secret.role, PROJECT_DIR_LABEL: str(ctx.project.root)})
             created.append(secret.name)
     plan = [("databases", list(INFRA)), ("init", list(INFRA) + ["init"]),
             ("airflow", [name for name in ctx.spec.services if name != "init"])]

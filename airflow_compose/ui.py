@@ -82,11 +82,27 @@ def table(title: str | None, columns: list[str], rows: list[list[str]], stderr: 
 # --- results ----------------------------------------------------------------------------------------------
 
 def show_init(result) -> None:
+    from .folder import IGNORED, SHOWN_ENTRIES
+
     for note in result.warnings:
         warn(note)
     spec = result.spec
+    found = result.survey
+    if found is not None and found.entries:
+        more = len(found.entries) - SHOWN_ENTRIES
+        shown = ", ".join(found.entries[:SHOWN_ENTRIES]) + (f" and {more} more" if more > 0 else "")
+        info(f"found in {result.root}: {shown}")
+    if found is not None and found.git_root is not None:
+        info(f"found a git repository at {found.git_root}")
     verb = "re-rendered" if not result.created or ".env" not in result.created else "created"
     success(f"{verb} project '{spec.project}' in {result.root}")
+    added = [name for name in result.created if name != str(result.root)]
+    if added:
+        info(f"  added: {', '.join(name + ('/' if (result.root / name).is_dir() else '') for name in added)}")
+    if result.ignored:
+        info(f"  .gitignore: added {', '.join(result.ignored)} (secrets and logs stay out of git)")
+    elif found is not None and found.git_root is not None:
+        info(f"  .gitignore already ignores {', '.join(IGNORED)}")
     executor = (f"lite: one container on SQLite, {spec.airflow_executor}" if spec.lite else
                 f"{spec.executor} executor" + (f", {spec.workers} worker(s)" if spec.celery else ""))
     info(f"  Airflow {spec.tag.version} (Python {spec.tag.python}) from {spec.image.text}, {executor}, "
