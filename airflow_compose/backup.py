@@ -121,8 +121,9 @@ def backup(ctx: Context, file: Path | None, clock: Callable[[], float] = time.mo
                         f"{ctx.spec.postgres_db} as {ctx.spec.postgres_user}")
 
 
-def check_archive(file: Path) -> Path:
-    """Fail (changing nothing) unless FILE is a readable pg_dump custom-format archive."""
+def read_head(file: Path, length: int) -> tuple[Path, bytes]:
+    """The first bytes of a backup FILE given on the command line; UsageError (changing nothing) when it is
+    missing, not a file or unreadable."""
     path = file.expanduser()
     if not path.exists():
         raise UsageError(f"backup file {path} does not exist",
@@ -131,9 +132,14 @@ def check_archive(file: Path) -> Path:
         raise UsageError(f"{path} is not a file", hint="give the path of a file written by `afc backup`")
     try:
         with open(path, "rb") as handle:
-            head = handle.read(len(MAGIC))
+            return path, handle.read(length)
     except OSError as error:
         raise UsageError(f"cannot read {path}: {error.strerror}", hint="check the file's permissions")
+
+
+def check_archive(file: Path) -> Path:
+    """Fail (changing nothing) unless FILE is a readable pg_dump custom-format archive."""
+    path, head = read_head(file, len(MAGIC))
     if head != MAGIC:
         raise UsageError(f"{path} is not a pg_dump custom-format archive (not made by `afc backup`)",
                          hint="give a file written by `afc backup`; nothing was changed")

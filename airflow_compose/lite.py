@@ -106,15 +106,9 @@ def backup(ctx, file: Path | None, clock: Callable[[], float] = time.monotonic):
 
 def check_database(file: Path) -> Path:
     """Fail (changing nothing) unless FILE is a sound SQLite file holding an Airflow metadata database."""
-    path = file.expanduser()
-    if not path.is_file():
-        raise UsageError(f"backup file {path} does not exist" if not path.exists() else f"{path} is not a file",
-                         hint="give the path of a file written by `afc backup` (default folder: backups/)")
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(len(MAGIC))
-    except OSError as error:
-        raise UsageError(f"cannot read {path}: {error.strerror}", hint="check the file's permissions")
+    from .backup import read_head
+
+    path, head = read_head(file, len(MAGIC))
     if head != MAGIC:
         raise UsageError(f"{path} is not a SQLite database (not made by `afc backup` of a lite project)",
                          hint="give a .sqlite file written by `afc backup` of a lite project; nothing was changed")
