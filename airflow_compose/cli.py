@@ -169,6 +169,20 @@ def up(services: Services = None, timeout: Timeout = 300.0,
     with ui.LiveStatus(f"starting {ctx.spec.project}") as live:
         result = lifecycle.up(ctx, services, wait=not no_wait, timeout=timeout, on_update=live.update)
     ui.show_up(result)
+    if result.waited and (not services or "scheduler" in services):
+        _after_up(ctx)
+
+
+def _after_up(ctx) -> None:
+    """Once Airflow is healthy: the DAG files that fail to import, as a table (a warning, not a failure)."""
+    from . import dags, ui
+    from .errors import AfcError
+
+    if dags.has_dag_files(ctx.project.root):
+        try:
+            ui.show_import_problems(dags.check_in_stack(ctx).problems)
+        except AfcError as error:
+            ui.warn(f"could not parse the DAG files: {error.message}")
 
 
 @app.command()
@@ -231,7 +245,12 @@ def health(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.
     """Deep check: containers, Airflow's health endpoint, a Celery ping of each worker. Exit 0 only if all healthy."""
     from . import lifecycle, ui
 
-    raise typer.Exit(ui.show_health(lifecycle.deep_health(_ctx()), as_json))
+    from . import dags
+
+    ctx = _ctx()
+    report = lifecycle.deep_health(ctx)
+    report.warnings += dags.health_warnings(ctx)
+    raise typer.Exit(ui.show_health(report, as_json))
 
 
 @app.command()
@@ -277,6 +296,68 @@ def scale(what: Annotated[str, typer.Argument(help="What to scale: workers.")],
     with ui.LiveStatus("scaling workers") as live:
         result = lifecycle.scale_workers(ctx, count, timeout, live.update)
     ui.success(f"{count} worker(s) healthy after {result.elapsed:.1f}s (AFC_WORKERS={count} saved in .env)")
+
+
+# --- the DAG author's loop ---------------------------------------------------------------------------------
+
+dags_app = typer.Typer(help="The DAGs and import errors of the stack; `afc dags check` parses DAG files now.",
+                       invoke_without_command=True)
+app.add_typer(dags_app, name="dags")
+AsJson = Annotated[bool, typer.Option("--json", help="JSON on stdout.")]
+
+
+@dags_app.callback()
+def dags_list(ctx: typer.Context, as_json: AsJson = False) -> None:
+    """List the DAGs (id, file, paused, last run state) and the import errors the stack holds."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from . import dags, ui
+
+    raise typer.Exit(ui.show_dags(dags.list_dags(_ctx()), as_json))
+
+
+@dags_app.command("check")
+def dags_check(files: Annotated[Optional[list[Path]], typer.Argument(
+                   help="DAG files or folders under dags/ (default: the whole dags/ folder).", show_default=False)] = None,
+               as_json: AsJson = False) -> None:
+    """Parse DAG files right now in a one-off container of the project's image (no waiting for the DAG
+    processor, no running stack needed); exit 1 when any fails to import, naming file and line."""
+    from . import dags, ui
+
+    raise typer.Exit(ui.show_dags_check(dags.check(_ctx(), files or [], Path.cwd()), as_json))
+
+
+@app.command("test")
+def test_command(dag_id: Annotated[str, typer.Argument(help="The DAG to run.")],
+                 date: Annotated[Optional[str], typer.Option("--date", help="Logical date of the run (ISO, e.g. "
+                                                             "2024-01-02) [default: now].", show_default=False)] = None,
+                 conf: Annotated[Optional[str], typer.Option("--conf", help="Run configuration, a JSON object.",
+                                                             show_default=False)] = None) -> None:
+    """Run a DAG once in the stack (`airflow dags test`), streaming its task logs; exit 0 only when the run
+    succeeded."""
+    from . import dags, ui
+
+    result = dags.test_dag(_ctx(), dag_id, date, conf, ui.task_line)
+    raise typer.Exit(ui.show_test(result))
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def pytest(ctx: typer.Context) -> None:
+    """Run the project's tests/ with pytest in a one-off container of the project's image (dags/, plugins/, tests/
+    mounted), e.g. `afc pytest`, `afc pytest tests/test_x.py -- -k name -x`; pytest's exit code is passed on.
+
+    pytest is installed into .afc/pytest when the image lacks it (offline from wheels/ when that folder exists).
+    Paths come first; everything from the first argument starting with '-' goes to pytest."""
+    from . import dags
+
+    paths: list[Path] = []
+    extra: list[str] = []
+    for argument in ctx.args:
+        if extra or argument.startswith("-"):
+            extra.append(argument)
+        else:
+            paths.append(Path(argument))
+    raise typer.Exit(dags.run_pytest(_ctx(), paths, extra, Path.cwd(), sys.stdout.isatty()))
 
 
 # --- images and upgrade ---------------------------------------------------------------------------------

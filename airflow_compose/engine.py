@@ -867,3 +867,60 @@ class SwarmStack:
             if "in use" in (error.stderr or "").lower():
                 return False
             raise classify(f"remove the volume {name}", error.stderr or "", error.return_code) from None
+
+
+# --- the DAG author's loop: a command's output line by line ---------------------------------------------
+
+def stream_lines(argv: list[str], on_line: Callable[[str], None] | None = None) -> tuple[int, list[str]]:
+    """Run a docker command built by python-on-whales, stdout and stderr merged, each line handed to `on_line`
+    as it comes and kept; on Ctrl-C stop it and wait, so no docker process is left behind."""
+    try:
+        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 text=True, errors="replace", bufsize=1)
+    except FileNotFoundError:
+        raise EnvironmentProblem("the docker command is not installed (or not on PATH)",
+                                 hint="install Docker Engine or Docker Desktop")
+    lines: list[str] = []
+    try:
+        assert child.stdout is not None
+        for line in child.stdout:
+            line = line.rstrip("\n")
+            lines.append(line)
+            if on_line is not None:
+                on_line(line)
+        child.wait()
+    except BaseException:
+        child.terminate()
+        try:
+            child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        raise
+    if child.returncode != 0:
+        problem = classify("run a command in the stack", "\n".join(lines[-5:]), child.returncode)
+        if isinstance(problem, EnvironmentProblem):
+            raise problem
+    return child.returncode, lines
+
+
+def oneoff_command(stack: Stack, service: str, command: list[str], env: dict[str, str] | None = None,
+                   volumes: list[tuple[str, str, str]] | None = None, workdir: str = "") -> list[str]:
+    """`docker compose run --rm --no-deps -T` of a service's configuration (its image, mounts and environment):
+    a one-off container that needs nothing else of the stack running."""
+    args = ["run", "--rm", "--no-deps", "-T"]
+    for key, value in (env or {}).items():
+        args += ["-e", f"{key}={value}"]
+    for source, target, mode in volumes or []:
+        args += ["-v", f"{source}:{target}:{mode}"]
+    if workdir:
+        args += ["-w", workdir]
+    return stack.compose_command(*args, service, *command)
+
+
+def exec_command(stack: Stack, service: str, command: list[str], env: dict[str, str] | None = None) -> list[str]:
+    """`docker compose exec -T` in a service's running container."""
+    args = ["exec", "-T"]
+    for key, value in (env or {}).items():
+        args += ["-e", f"{key}={value}"]
+    return stack.compose_command(*args, service, *command)

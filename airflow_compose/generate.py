@@ -34,6 +34,11 @@ def init_project(project: Project, flags: dict[str, str], force: bool, facts: En
     values, kept = init_values(project, flags, force)
     spec = _spec(values, facts)
     created = write_project(project, values, render_text(spec, facts))
+    from .dags import write_example_test
+
+    example = write_example_test(project.root)
+    if example:
+        created.append(example)
     warnings = tuple(spec.tag.warnings()) + tuple(exposure_warnings(spec))
     return InitResult(project.root, spec, tuple(created), kept, warnings)
 
