@@ -174,10 +174,14 @@ def up(services: Services = None, timeout: Timeout = 300.0,
 
 
 def _after_up(ctx) -> None:
-    """Once Airflow is healthy: the DAG files that fail to import, as a table (a warning, not a failure)."""
-    from . import dags, ui
+    """Once Airflow is healthy: airflow_settings.yaml applied (a bad entry fails `afc up` after the start, naming
+    it), then the DAG files that fail to import, as a table (a warning, not a failure)."""
+    from . import dags, seeds, ui
     from .errors import AfcError
 
+    wanted = seeds.load(ctx.project.root)
+    if wanted is not None and not wanted.empty:
+        ui.show_settings_apply(seeds.apply(ctx, wanted))
     if dags.has_dag_files(ctx.project.root):
         try:
             ui.show_import_problems(dags.check_in_stack(ctx).problems)
@@ -358,6 +362,39 @@ def pytest(ctx: typer.Context) -> None:
         else:
             paths.append(Path(argument))
     raise typer.Exit(dags.run_pytest(_ctx(), paths, extra, Path.cwd(), sys.stdout.isatty()))
+
+
+settings_app = typer.Typer(help="Connections, pools and variables seeded from airflow_settings.yaml (Astro CLI's "
+                                "shape).", no_args_is_help=True)
+app.add_typer(settings_app, name="settings")
+
+
+@settings_app.command("apply")
+def settings_apply() -> None:
+    """Apply airflow_settings.yaml to the running stack: new entries created, changed ones updated, the rest left
+    alone; a bad entry is refused (naming entry and field) and nothing is written."""
+    from . import seeds, ui
+    from .errors import ProjectError
+
+    ctx = _ctx()
+    wanted = seeds.load(ctx.project.root)
+    if wanted is None:
+        raise ProjectError(f"{ctx.project.root / seeds.FILE} does not exist",
+                           hint="write it (see README: Seeded settings), or `afc settings export --output "
+                                "airflow_settings.yaml` to start from what the stack holds")
+    ui.show_settings_apply(seeds.apply(ctx, wanted))
+
+
+@settings_app.command("export")
+def settings_export(
+        output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to FILE (mode 0600) instead of "
+                                                       "stdout.", show_default=False)] = None,
+        show_secrets: Annotated[bool, typer.Option("--show-secrets", help="Include passwords, connection extras and "
+                                                   "sensitive variables.")] = False) -> None:
+    """Write the stack's connections, pools and variables in airflow_settings.yaml's shape."""
+    from . import seeds, ui
+
+    ui.show_settings_export(seeds.export(_ctx(), output, show_secrets))
 
 
 # --- images and upgrade ---------------------------------------------------------------------------------

@@ -871,18 +871,25 @@ class SwarmStack:
 
 # --- the DAG author's loop: a command's output line by line ---------------------------------------------
 
-def stream_lines(argv: list[str], on_line: Callable[[str], None] | None = None) -> tuple[int, list[str]]:
+def stream_lines(argv: list[str], on_line: Callable[[str], None] | None = None,
+                 input_text: str | None = None) -> tuple[int, list[str]]:
     """Run a docker command built by python-on-whales, stdout and stderr merged, each line handed to `on_line`
-    as it comes and kept; on Ctrl-C stop it and wait, so no docker process is left behind."""
+    as it comes and kept; `input_text` is its stdin (never an argument: it may hold secrets). On Ctrl-C stop
+    it and wait, so no docker process is left behind."""
     try:
-        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                 text=True, errors="replace", bufsize=1)
+        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL if input_text is None else subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+                                 bufsize=1)
     except FileNotFoundError:
         raise EnvironmentProblem("the docker command is not installed (or not on PATH)",
                                  hint="install Docker Engine or Docker Desktop")
     lines: list[str] = []
     try:
         assert child.stdout is not None
+        if input_text is not None:
+            assert child.stdin is not None
+            child.stdin.write(input_text)
+            child.stdin.close()
         for line in child.stdout:
             line = line.rstrip("\n")
             lines.append(line)

@@ -554,3 +554,26 @@ def show_test(result) -> int:
           "the task logs above say why; fix the DAG and run `afc test` again" if result.run_id else
           "check the DAG id (`afc dags` lists them) and its file (`afc dags check`)")
     return 1
+
+
+def show_settings_apply(result) -> None:
+    parts = [f"{len(result.created)} created", f"{len(result.updated)} updated", f"{len(result.unchanged)} unchanged"]
+    success(f"airflow_settings.yaml applied: {', '.join(parts)}")
+    for label in result.created:
+        info(f"  + {label}")
+    for label in result.updated:
+        info(f"  ~ {label}")
+    if result.gitignored:
+        info("  added airflow_settings.yaml to .gitignore (it holds secrets)")
+
+
+def show_settings_export(result) -> None:
+    counts = f"{result.connections} connection(s), {result.pools} pool(s), {result.variables} variable(s)"
+    if result.path is None:
+        data(result.text)
+        info(f"{counts}" + ("" if result.show_secrets else "; secrets left out (--show-secrets includes them)"))
+        return
+    success(f"wrote {result.path} (mode 0600): {counts}" +
+            ("" if result.show_secrets else "; secrets left out (--show-secrets includes them)"))
+    if result.gitignored:
+        info(f"  added {result.path.name} to .gitignore (it holds secrets)")

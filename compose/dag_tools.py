@@ -116,8 +116,82 @@ def run_test(dag_id, date, conf):
               "tasks": tasks, "failure": failure})
 
 
+def settings_apply():
+    """Connections, pools and variables from stdin (validated by afc), written in one transaction: an entry
+    equal to what the database holds is left alone; a field afc did not send keeps its value."""
+    payload = json.load(sys.stdin)
+    from airflow.models.connection import Connection
+    from airflow.models.pool import Pool
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+
+    created, updated, unchanged = [], [], []
+
+    def record(kind, name, row, wanted, make):
+        label = kind + " " + name
+        if row is None:
+            session.add(make())
+            created.append(label)
+            return
+        changed = False
+        for attribute, value in wanted.items():
+            if getattr(row, attribute) != value:
+                setattr(row, attribute, value)
+                changed = True
+        (updated if changed else unchanged).append(label)
+
+    try:
+        with create_session() as session:
+            for conn in payload["connections"]:
+                fields = {k: v for k, v in conn.items() if k != "conn_id"}
+                if "extra" in fields:
+                    fields["extra"] = fields["extra"] or None
+                row = session.query(Connection).filter(Connection.conn_id == conn["conn_id"]).one_or_none()
+                record("connection", conn["conn_id"], row, fields,
+                       lambda: Connection(conn_id=conn["conn_id"], **fields))
+            for pool in payload["pools"]:
+                fields = {"slots": pool["slots"]}
+                if "description" in pool:
+                    fields["description"] = pool["description"]
+                row = session.query(Pool).filter(Pool.pool == pool["pool"]).one_or_none()
+                extra = {"include_deferred": False} if hasattr(Pool, "include_deferred") else {}
+                record("pool", pool["pool"], row, fields, lambda: Pool(pool=pool["pool"], **fields, **extra))
+            for var in payload["variables"]:
+                row = session.query(Variable).filter(Variable.key == var["key"]).one_or_none()
+                if "value" not in var:
+                    if row is None:
+                        raise ValueError("variable " + var["key"] + ": variable_value is missing and the stack "
+                                         "has no value for it")
+                    unchanged.append("variable " + var["key"])
+                    continue
+                record("variable", var["key"], row, {"val": var["value"]},
+                       lambda: Variable(key=var["key"], val=var["value"]))
+            session.flush()
+    except Exception as error:  # rolled back by create_session: nothing of this apply is written
+        emit({"error": first_line(error)})
+        return
+    emit({"created": created, "updated": updated, "unchanged": unchanged})
+
+
+def settings_export():
+    from airflow.models.connection import Connection
+    from airflow.models.pool import Pool
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        connections = [{"conn_id": c.conn_id, "conn_type": c.conn_type, "host": c.host, "schema": c.schema,
+                        "login": c.login, "password": c.password, "port": c.port, "extra": c.extra}
+                       for c in session.query(Connection).order_by(Connection.conn_id).all()]
+        pools = [{"pool": p.pool, "slots": p.slots, "description": p.description}
+                 for p in session.query(Pool).order_by(Pool.pool).all()]
+        variables = [{"key": v.key, "value": v.val} for v in session.query(Variable).order_by(Variable.key).all()]
+    emit({"connections": connections, "pools": pools, "variables": variables})
+
+
 MODES = {"check": lambda argv: check(argv), "list": lambda argv: listing(),
-         "test": lambda argv: run_test(argv[0], argv[1], argv[2])}
+         "test": lambda argv: run_test(argv[0], argv[1], argv[2]),
+         "settings-apply": lambda argv: settings_apply(), "settings-export": lambda argv: settings_export()}
 
 if __name__ == "__main__":
     MODES[sys.argv[1]](sys.argv[2:])
