@@ -161,10 +161,18 @@ Timeout = Annotated[float, typer.Option("--timeout", help="Seconds to wait for h
 
 @app.command()
 def up(services: Services = None, timeout: Timeout = 300.0,
-       no_wait: Annotated[bool, typer.Option("--no-wait", help="Start and return without waiting.")] = False) -> None:
+       no_wait: Annotated[bool, typer.Option("--no-wait", help="Start and return without waiting.")] = False,
+       port: Annotated[Optional[str], typer.Option("--port", help="Host port of the web UI, or auto: a free one (the "
+                                                   "current port while it is free), kept in .env as AFC_PORT.",
+                                                   show_default=False)] = None) -> None:
     """Start the stack and wait until every service is healthy (re-renders compose.yaml if .env changed)."""
-    from . import lifecycle, ui
+    from . import lifecycle, ports, ui
 
+    chosen = ports.resolve_port(State.project_dir, port)
+    if chosen is not None:
+        ports.save_port(State.project_dir, chosen[0])
+        if chosen[1]:
+            ui.info(f"web UI port: {chosen[0]} (free; saved as AFC_PORT in .env)")
     ctx = _ctx()
     with ui.LiveStatus(f"starting {ctx.spec.project}") as live:
         result = lifecycle.up(ctx, services, wait=not no_wait, timeout=timeout, on_update=live.update)
@@ -395,6 +403,25 @@ def settings_export(
     from . import seeds, ui
 
     ui.show_settings_export(seeds.export(_ctx(), output, show_secrets))
+
+
+@app.command("ls")
+def ls_command(as_json: AsJson = False) -> None:
+    """List every afc stack on the Docker engine: project, folder, Airflow version, state, health, URL."""
+    from . import ports, ui
+
+    ui.show_stacks(ports.list_stacks(), as_json)
+
+
+@app.command("open")
+def open_command() -> None:
+    """Open the stack's web UI in a browser (prints the URL when there is no browser to open)."""
+    from . import ports, ui
+
+    url = _ctx().spec.url
+    ui.data(url)
+    if not ports.open_url(url):
+        ui.info("no browser to open here (no display); open the URL above")
 
 
 # --- images and upgrade ---------------------------------------------------------------------------------

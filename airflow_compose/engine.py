@@ -931,3 +931,57 @@ def exec_command(stack: Stack, service: str, command: list[str], env: dict[str, 
     for key, value in (env or {}).items():
         args += ["-e", f"{key}={value}"]
     return stack.compose_command(*args, service, *command)
+
+
+# --- afc ls and busy ports: containers of any project --------------------------------------------------------
+
+def _summaries(ids: list[str]) -> list[dict[str, Any]]:
+    """Plain facts of containers (name, labels, state, health, image, AIRFLOW_VERSION, published ports)."""
+    from python_on_whales.exceptions import DockerException
+    from python_on_whales.utils import run
+
+    if not ids:
+        return []
+    try:
+        raw = json.loads(run(_client().docker_cmd + ["inspect", *ids]))
+    except DockerException as error:  # one was removed meanwhile: inspect the ones left
+        if "no such object" not in (error.stderr or "").lower():
+            raise
+        raw = []
+        for one in ids:
+            try:
+                raw += json.loads(run(_client().docker_cmd + ["inspect", one]))
+            except DockerException:
+                continue
+    found = []
+    for item in raw:
+        config = item.get("Config") or {}
+        env = dict(entry.split("=", 1) for entry in config.get("Env") or [] if "=" in entry)
+        state = item.get("State") or {}
+        ports = [(binding.get("HostIp") or "", binding.get("HostPort") or "")
+                 for bindings in ((item.get("NetworkSettings") or {}).get("Ports") or {}).values()
+                 for binding in bindings or []]
+        found.append({"name": item.get("Name", "").lstrip("/"), "labels": config.get("Labels") or {},
+                      "state": state.get("Status", ""), "health": (state.get("Health") or {}).get("Status", ""),
+                      "image": config.get("Image", ""), "airflow_version": env.get("AIRFLOW_VERSION", ""),
+                      "ports": ports})
+    return found
+
+
+def compose_containers() -> list[dict[str, Any]]:
+    """Every compose-made container on the engine (running or not)."""
+    from python_on_whales.utils import run
+
+    with docker_errors("list the engine's containers"):
+        ids = run(_client().docker_cmd + ["ps", "--all", "--quiet", "--no-trunc",
+                                          "--filter", "label=com.docker.compose.project"]).split()
+        return _summaries(ids)
+
+
+def containers_publishing(port: int) -> list[dict[str, Any]]:
+    """The running containers that publish a host port."""
+    from python_on_whales.utils import run
+
+    with docker_errors("list the containers publishing a port"):
+        ids = run(_client().docker_cmd + ["ps", "--quiet", "--no-trunc", "--filter", f"publish={port}"]).split()
+        return [c for c in _summaries(ids) if any(p == str(port) for _host, p in c["ports"])]

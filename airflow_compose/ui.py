@@ -577,3 +577,14 @@ def show_settings_export(result) -> None:
             ("" if result.show_secrets else "; secrets left out (--show-secrets includes them)"))
     if result.gitignored:
         info(f"  added {result.path.name} to .gitignore (it holds secrets)")
+
+
+def show_stacks(rows, as_json_output: bool) -> None:
+    """`afc ls`: every afc stack on the engine (data on stdout)."""
+    if as_json_output:
+        as_json([row.as_dict() for row in rows])
+    elif not rows:
+        info("no afc stacks on this Docker engine")
+    else:
+        table(None, ["PROJECT", "FOLDER", "AIRFLOW", "STATE", "HEALTH", "URL"],
+              [[r.project, r.folder or "-", r.version, r.state, r.health, r.url] for r in rows])
