@@ -408,6 +408,9 @@ def pytest_command(ctx: "Context", paths: list[Path], extra: list[str], cwd: Pat
         # group-writable: containers run as AIRFLOW_UID with gid 0, which may not be the owner
         cache.chmod(0o775)
         cache.parent.chmod(0o775)
+        from .seeds import ensure_gitignored
+
+        ensure_gitignored(root, ".afc/")
     volumes = [(str(root / TESTS), f"{CONTAINER_ROOT}/{TESTS}", "ro"), (str(cache), PYTEST_TARGET, "rw")]
     if (root / "wheels").is_dir():
         volumes.append((str(root / "wheels"), WHEELS, "ro"))
