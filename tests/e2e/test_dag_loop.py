@@ -194,6 +194,55 @@ def test_ls_and_open_show_the_stack(stack):
     assert opened.returncode == 0 and opened.stdout.strip() == f"http://localhost:{PORT}"
 
 
+def compose_exec(root: Path, *command: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", "compose", "exec", "-T", "scheduler", *command], cwd=root, capture_output=True,
+                          text=True, timeout=900)
+
+
+def test_timings_against_plain_docker_compose_exec(stack):
+    """The report's figures: `afc dags check` on a 20-DAG folder with one broken file against learning the same
+    from `airflow dags list-import-errors` (which waits for the DAG processor), and `afc test` against
+    `airflow dags test` on the two-task DAG. Both ways must reach the same verdicts."""
+    import time
+
+    root, _up = stack
+    folder = root / "dags" / "bench"
+    folder.mkdir()
+    for number in range(19):
+        (folder / f"dag_{number:02d}.py").write_text(TWO_TASKS.replace('"two_tasks"', f'"bench_{number:02d}"'))
+    (folder / "dag_19.py").write_text(BROKEN.replace("undefined_schedule", "bench_typo"))
+    try:
+        began = time.monotonic()
+        check = afc("dags", "check", str(folder), project=root)
+        check_seconds = time.monotonic() - began
+        assert check.returncode == 1 and "dags/bench/dag_19.py:4" in check.stderr, check.stderr[-2000:]
+        began = time.monotonic()
+        wait_for("list-import-errors to show the broken file",
+                 lambda: "dag_19.py" in compose_exec(root, "airflow", "dags", "list-import-errors").stdout,
+                 timeout=300, every=1)
+        plain_seconds = time.monotonic() - began
+        began = time.monotonic()
+        once = compose_exec(root, "airflow", "dags", "list-import-errors")
+        once_seconds = time.monotonic() - began
+        assert "dag_19.py" in once.stdout
+
+        began = time.monotonic()
+        ours = afc("test", "two_tasks", project=root, timeout=600)
+        test_seconds = time.monotonic() - began
+        assert ours.returncode == 0, ours.stderr[-2000:]
+        began = time.monotonic()
+        plain = compose_exec(root, "airflow", "dags", "test", "two_tasks")
+        plain_test_seconds = time.monotonic() - began
+        assert plain.returncode == 0, plain.stderr[-2000:]
+    finally:
+        for path in folder.iterdir():
+            path.unlink()
+        folder.rmdir()
+    print(f"\nTIMINGS afc dags check (20 files): {check_seconds:.1f}s; plain list-import-errors until it shows the "
+          f"broken file: {plain_seconds:.1f}s (one call: {once_seconds:.1f}s); afc test: {test_seconds:.1f}s; plain "
+          f"airflow dags test: {plain_test_seconds:.1f}s")
+
+
 def test_a_busy_port_names_its_holder_and_port_auto_picks_a_free_one(stack, tmp_path):
     root, _up = stack
     other = tmp_path / "other"
