@@ -312,7 +312,8 @@ def scale(what: Annotated[str, typer.Argument(help="What to scale: workers.")],
 
 # --- the DAG author's loop ---------------------------------------------------------------------------------
 
-dags_app = typer.Typer(help="The DAGs and import errors of the stack; `afc dags check` parses DAG files now.",
+dags_app = typer.Typer(help="List the DAGs (id, file, paused, last run state) and import errors the stack holds; "
+                                "`afc dags check` parses DAG files now.",
                        invoke_without_command=True)
 app.add_typer(dags_app, name="dags")
 AsJson = Annotated[bool, typer.Option("--json", help="JSON on stdout.")]
