@@ -75,12 +75,20 @@ def host_path(path: str) -> str:
     return path
 
 
+def resolve_given(root: Path, given: Path, cwd: Path) -> Path:
+    """A path as the user gave it: relative to the current folder, or else to the project (`afc -C DIR`)."""
+    if given.is_absolute():
+        return given.resolve()
+    here = (cwd / given).resolve()
+    return here if here.exists() or not (root / given).exists() else (root / given).resolve()
+
+
 def container_paths(root: Path, files: list[Path], cwd: Path) -> list[str]:
     """Each file (or folder) the user named, as the container sees it; refused unless it is under the project's
     dags/ or plugins/ folder (the only ones the containers see)."""
     found = []
     for given in files:
-        path = (given if given.is_absolute() else cwd / given).resolve()
+        path = resolve_given(root, given, cwd)
         if not path.exists():
             raise UsageError(f"{given} does not exist", hint="name DAG files or folders under dags/")
         try:
@@ -382,7 +390,7 @@ def pytest_arguments(root: Path, paths: list[Path], cwd: Path) -> list[str]:
     for given in paths:
         text = str(given)
         name, _, selector = text.partition("::")
-        path = (Path(name) if Path(name).is_absolute() else cwd / name).resolve()
+        path = resolve_given(root, Path(name), cwd)
         if not path.exists():
             raise UsageError(f"{name} does not exist", hint="name test files or folders under tests/")
         try:

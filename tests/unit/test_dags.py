@@ -142,6 +142,9 @@ def test_pytest_arguments(tmp_path):
     assert dags.pytest_arguments(tmp_path, [], tmp_path) == ["tests"]
     assert dags.pytest_arguments(tmp_path, [Path("test_a.py::test_x")], tmp_path / "tests") == \
         ["tests/test_a.py::test_x"]
+    elsewhere = tmp_path.parent / "somewhere-else"
+    elsewhere.mkdir(exist_ok=True)
+    assert dags.pytest_arguments(tmp_path, [Path("tests/test_a.py")], elsewhere) == ["tests/test_a.py"]  # afc -C
     (tmp_path / "elsewhere.py").write_text("")
     with pytest.raises(UsageError, match="not in the project's tests/"):
         dags.pytest_arguments(tmp_path, [Path("elsewhere.py")], tmp_path)
