@@ -448,6 +448,7 @@ def run_pytest(ctx: "Context", paths: list[Path], extra: list[str], cwd: Path, t
 
 EXAMPLE_TEST = '''"""Every DAG file imports, and every DAG has tasks (written by `afc init`; `afc pytest` runs it in a one-off
 container of the stack's image, where dags/ is mounted)."""
+import inspect
 import os
 
 DAGS_FOLDER = os.environ.get("AIRFLOW__CORE__DAGS_FOLDER", "/opt/airflow/dags")
@@ -458,7 +459,9 @@ def dag_bag():
         from airflow.dag_processing.dagbag import DagBag  # Airflow 3.1+
     except ImportError:
         from airflow.models.dagbag import DagBag
-    return DagBag(dag_folder=DAGS_FOLDER, include_examples=False)
+    # Airflow 3.1+ has no include_examples (core.load_examples decides; afc pytest sets it off)
+    examples = {"include_examples": False} if "include_examples" in inspect.signature(DagBag).parameters else {}
+    return DagBag(dag_folder=DAGS_FOLDER, **examples)
 
 
 def test_every_dag_file_imports():

@@ -2,6 +2,7 @@
 # commands (`afc dags`, `afc dags check`, `afc test`, `afc settings`) as one Python process each, so every
 # command pays one Airflow import. It works on Airflow 2.7+ and 3.x, and prints its result as one JSON line
 # after a marker (`afc-result: {...}`); Airflow's own output (warnings, task logs) goes where it always goes.
+import inspect
 import json
 import os
 import sys
@@ -43,7 +44,9 @@ def check(paths):
                 files += [os.path.join(root, n) for n in sorted(names) if n.endswith(".py")]
         else:
             files.append(path)
-    bag = dagbag_class()(dag_folder=folder, include_examples=False, collect_dags=False)
+    bag_class = dagbag_class()
+    examples = {"include_examples": False} if "include_examples" in inspect.signature(bag_class).parameters else {}
+    bag = bag_class(dag_folder=folder, collect_dags=False, **examples)  # Airflow 3.1+ has no include_examples
     for path in files:
         # a folder's helper modules without "airflow" and "dag" in them are skipped, as the processor does
         bag.process_file(path, only_if_updated=False, safe_mode=not explicit)
