@@ -7,7 +7,7 @@ STANDIN ?=
 # Stand-in images (built locally by `make images`) for machines that cannot pull from a registry.
 STANDIN_FLAGS := --image afc-standin/airflow:3.3.2-python3.11 --postgres-image afc-standin/postgres:16 --redis-image afc-standin/redis:7.2
 
-.PHONY: install dev compose images up test test-unit test-docker test-e2e bench clean
+.PHONY: install dev compose images up test test-unit test-docker test-e2e bench clean registry engine2 test-services-stop
 
 $(BIN)/afc: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,17 @@ up: install compose $(if $(STANDIN),images)
 
 test: dev compose images
 	bash scripts/run-tests
+
+# The test services `make test` starts and stops itself (scripts/run-tests); by hand: start, then stop.
+registry:
+	bash scripts/registry start
+
+engine2:
+	bash scripts/engine2 start
+
+test-services-stop:
+	bash scripts/engine2 stop
+	bash scripts/registry stop
 
 test-unit: dev
 	$(BIN)/python -m pytest -m unit -q

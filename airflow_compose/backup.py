@@ -16,6 +16,7 @@ from typing import Callable
 
 from . import engine
 from .errors import StackError, UsageError
+from .inputs import writable_folder
 from .lifecycle import Context, UpResult
 
 BACKUP_DIR = "backups"
@@ -44,26 +45,30 @@ class RestoreResult:
     notes: list[str] = field(default_factory=list)
 
 
-def default_path(ctx: Context, now: dt.datetime | None = None) -> Path:
+def default_path(ctx: Context, now: dt.datetime | None = None, suffix: str = ".dump") -> Path:
     stamp = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
-    return ctx.project.root / BACKUP_DIR / f"{ctx.spec.project}-{stamp}.dump"
+    return ctx.project.root / BACKUP_DIR / f"{ctx.spec.project}-{stamp}{suffix}"
 
 
-def target_path(ctx: Context, file: Path | None, now: dt.datetime | None = None) -> Path:
-    """Where the backup goes: FILE, FILE/<default name> for a folder, or <project>/backups/<default name>."""
+def target_path(ctx: Context, file: Path | None, now: dt.datetime | None = None, create: bool = True,
+                suffix: str = ".dump") -> Path:
+    """Where the backup goes: FILE, FILE/<default name> for a folder, or <project>/backups/<default name>.
+    Checked before any work (the folder exists and is writable, no file is overwritten); `create` makes the
+    default backups/ folder."""
     if file is None:
-        path = default_path(ctx, now)
-        path.parent.mkdir(mode=0o700, exist_ok=True)
+        path = default_path(ctx, now, suffix)
+        writable_folder(path.parent if path.parent.exists() else path.parent.parent, "afc backup")
+        if create:
+            path.parent.mkdir(mode=0o700, exist_ok=True)
         return path
     path = file.expanduser()
     if path.is_dir():
-        return path / default_path(ctx, now).name
+        writable_folder(path, "FILE")
+        return path / default_path(ctx, now, suffix).name
     if path.exists():
         raise UsageError(f"{path} already exists; afc backup never overwrites a file",
                          hint="choose another FILE, or leave FILE out for a time-stamped name in backups/")
-    if not path.parent.is_dir():
-        raise UsageError(f"the folder {path.parent} does not exist",
-                         hint=f"create it (`mkdir -p {path.parent}`) or choose another FILE")
+    writable_folder(path.parent, "FILE")
     return path
 
 
@@ -74,19 +79,25 @@ def _postgres_command(ctx: Context, program: str, *args: str) -> list[str]:
             "-U", ctx.spec.postgres_user, "-d", ctx.spec.postgres_db, *args]
 
 
-def require_postgres(ctx: Context, action: str) -> None:
+def require_postgres(ctx: Context, action: str, command: str) -> None:
     running = [c for c in ctx.snapshot() if c.service == "postgres" and c.state == "running"]
     if not running:
         raise StackError(f"cannot {action}: the postgres service of '{ctx.spec.project}' is not running",
                          hint=f"start the database with `afc up postgres` (or the whole stack with `afc up`), "
-                              f"then run `afc {action.split()[0]}` again")
+                              f"then run `afc {command}` again")
 
 
 def backup(ctx: Context, file: Path | None, clock: Callable[[], float] = time.monotonic) -> BackupResult:
-    """pg_dump --format=custom of the metadata database into FILE, atomically, mode 0600."""
+    """pg_dump --format=custom of the metadata database into FILE, atomically, mode 0600 (a lite project:
+    a copy of its SQLite file)."""
+    if ctx.spec.lite:
+        from . import lite
+
+        return lite.backup(ctx, file, clock)
     began = clock()
-    require_postgres(ctx, "back up the database")
-    path = target_path(ctx, file)
+    path = target_path(ctx, file, create=False)  # a bad FILE is named before the database is looked at
+    require_postgres(ctx, "back up the database", "backup")
+    path.parent.mkdir(mode=0o700, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
     try:
         os.fchmod(fd, 0o600)  # the dump holds connections, variables and users
@@ -133,6 +144,10 @@ def restore(ctx: Context, file: Path, *, timeout: float, start_up: Callable[[Con
             start_postgres: Callable[[Context], object], clock: Callable[[], float] = time.monotonic) -> RestoreResult:
     """Replace the metadata database with FILE: check the archive, stop Airflow, pg_restore in one
     transaction (all or nothing), then start the stack again with `start_up` (which waits for healthy)."""
+    if ctx.spec.lite:
+        from . import lite
+
+        return lite.restore(ctx, file, start_up=start_up, clock=clock)
     began = clock()
     path = check_archive(file)
     result = RestoreResult(ctx.spec.project, path, path.stat().st_size, [], 0.0, 0.0)

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import engine, settings, tags
-from .errors import ProjectError, StackError, UsageError
+from . import engine, pull, settings, tags
+from .errors import AfcError, EnvironmentProblem, ProjectError, StackError, UsageError
 from .project import Project, write_atomically
 
 REQUIREMENTS = "requirements.txt"
@@ -279,17 +279,19 @@ def stage(files: dict[str, Path | str], context: Path, dockerfile: str) -> None:
 def build(project: Project, *, slim: bool = False, extras: str | None = None, constraints: str | None = None,
           no_constraints: bool = False, bake_dags: bool = False, switch: bool = True,
           on_output: Callable[[str], None] = lambda line: None,
-          on_plan: Callable[[BuildPlan], None] = lambda plan: None) -> BuildResult:
+          on_plan: Callable[[BuildPlan], None] = lambda plan: None,
+          on_pull: Callable[[engine.PullProgress], None] = lambda event: None) -> BuildResult:
     """Plan, render, build (unless the image for these inputs exists) and switch the project to the image."""
     began = time.monotonic()
     values = project.values()
     plan = plan_build(project, values, slim=slim, extras=extras, constraints=constraints,
                       no_constraints=no_constraints, bake_dags=bake_dags)
     on_plan(plan)
+    setting = "AFC_BASE_IMAGE" if values.get("AFC_BASE_IMAGE") else "AIRFLOW_IMAGE_NAME"
+    pull.pull_missing({plan.base.text: f"{setting} in .env"}, on_pull, outcome="nothing was built")
     try:
         base = engine.base_image(plan.base.text)
     except StackError as error:  # not on this engine and not pullable: say where afc took the name from
-        setting = "AFC_BASE_IMAGE" if values.get("AFC_BASE_IMAGE") else "AIRFLOW_IMAGE_NAME"
         error.hint = error.hint or (f"the base comes from {setting} in .env: fix it, log in to its registry, "
                                     f"or `docker load` the image")
         raise
@@ -325,15 +327,34 @@ def switch_image(project: Project, image: str, base: str) -> None:
     write_atomically(project.compose_path, text)
 
 
-def build_failure(plan: BuildPlan, outcome: engine.BuildOutcome, previous: str) -> ProjectError:
-    """The failing step's own words (pip's resolver message, apt's error), and what was left as it was."""
+# What a build step prints when the network, not the user's list, failed (pip and apt, through proxies too).
+NETWORK_SIGNS = ("Temporary failure in name resolution", "Name or service not known", "Network is unreachable",
+                 "Failed to establish a new connection", "Connection refused", "Connection timed out",
+                 "Read timed out", "ProxyError", "SSLError", "Could not fetch URL", "Temporary failure resolving",
+                 "Could not resolve", "Could not connect to", "Unable to connect to", "No route to host")
+
+
+def build_failure(plan: BuildPlan, outcome: engine.BuildOutcome, previous: str) -> AfcError:
+    """The failing step's own words (pip's resolver message, apt's error), and what was left as it was.
+
+    Blame goes where it belongs: a step that could not reach the network, or an engine that failed mid-build,
+    is not the fault of requirements.txt or packages.txt (exit 4, not 3)."""
     lines = [line for line in outcome.output if line.strip()]
     errors = [i for i, line in enumerate(lines) if line.startswith(("ERROR:", "E: "))]
     first = lines[errors[0]] if errors else (outcome.error or "the build failed")
     start = errors[0] + 1 if errors else max(0, len(lines) - 20)
-    details = [line for line in lines[start:] if "returned a non-zero code" not in line]
+    details = "\n".join([line for line in lines[start:] if "returned a non-zero code" not in line][-20:])
+    kept = f"the project still uses {previous}"
+    if "returned a non-zero code" not in outcome.error:
+        return EnvironmentProblem(f"the Docker engine failed during the build: {outcome.error or first}",
+                                  hint=f"this is not a problem of {REQUIREMENTS} or {PACKAGES}: check the engine "
+                                       f"(`afc doctor`) and run `afc build` again; {kept}", details=details)
+    network = next((line for line in lines if any(sign in line for sign in NETWORK_SIGNS)), "")
+    if network:
+        return EnvironmentProblem(f"the build could not download packages (network): {network.strip()[-200:]}",
+                                  hint=f"check the network, proxy or package index the build uses, or put the "
+                                       f"wheels in wheels/ for an offline build; {kept}", details=details)
     tool = "pip" if first.startswith("ERROR:") else "apt" if first.startswith("E: ") else "docker build"
+    culprit = {"pip": f"{REQUIREMENTS} (or the constraints)", "apt": PACKAGES}.get(tool, f"{REQUIREMENTS}/{PACKAGES}")
     return ProjectError(f"the image build failed ({tool}): {first.removeprefix('ERROR: ').removeprefix('E: ')}",
-                        hint=f"fix {REQUIREMENTS}/{PACKAGES} and run `afc build` again; the project still uses "
-                             f"{previous}",
-                        details="\n".join(details[-20:]))
+                        hint=f"fix {culprit} and run `afc build` again; {kept}", details=details)

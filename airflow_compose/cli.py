@@ -92,23 +92,34 @@ def init(
     examples: Annotated[Optional[bool], typer.Option("--examples/--no-examples", envvar="AFC_EXAMPLES",
                                                      help="Load Airflow's example DAGs. [default: no]",
                                                      show_default=False)] = None,
+    lite: Annotated[Optional[bool], typer.Option("--lite/--no-lite", envvar="AFC_LITE", show_default=False,
+                                                 help="One Airflow container on SQLite in a named volume, no "
+                                                      "Postgres or Redis: for small machines and trying Airflow "
+                                                      "out. [default: no]")] = None,
     force: Annotated[bool, typer.Option("--force", help="Re-render an existing project (keeps its secrets, "
                                         "DAGs, logs and data).")] = False,
+    new_secrets: Annotated[bool, typer.Option("--new-secrets", help="With --force: generate the Postgres password, "
+                                              "Fernet key or admin password when .env lacks them (the data kept "
+                                              "from before does not know the new ones).")] = False,
 ) -> None:
     """Create a project: dags/, logs/, plugins/, config/, .env (0600, with generated secrets), compose.yaml."""
-    from . import generate, ui
+    from . import generate, inputs, ui
     from .project import Project
 
     folder = directory if directory.is_absolute() else State.project_dir / directory
-    project = Project(folder.resolve())
+    project = Project(inputs.creatable_folder(folder, "DIRECTORY").resolve())
     existing = project.file_values() if force and project.env_path.exists() else {}
     current = existing.get("AFC_BASE_IMAGE") or existing.get("AIRFLOW_IMAGE_NAME")  # --tag keeps its repository
     flags = {"AIRFLOW_IMAGE_NAME": generate.image_flag(tag, image, current), "AFC_ARCH": arch,
              "AFC_BASE_IMAGE": "" if tag or image else None,  # a new stock image replaces an afc-built one
              "AFC_EXECUTOR": executor, "AFC_WORKERS": _str(workers), "AFC_PORT": _str(port), "AFC_HOST": host,
              "AFC_FLOWER": _bool(flower), "AFC_POSTGRES_IMAGE": postgres_image, "AFC_REDIS_IMAGE": redis_image,
-             "AFC_EXAMPLES": _bool(examples)}
-    ui.show_init(generate.init_project(project, flags, force, _facts()))
+             "AFC_EXAMPLES": _bool(examples), "AFC_LITE": _bool(lite)}
+    if lite:  # no Celery on SQLite; one web process is plenty for one user
+        flags["AFC_EXECUTOR"] = executor or "local"
+        if "AFC_WEB_WORKERS" not in existing:
+            flags["AFC_WEB_WORKERS"] = "1"
+    ui.show_init(generate.init_project(project, flags, force, _facts(), new_secrets))
 
 
 def _str(value: Optional[int]) -> Optional[str]:
@@ -128,10 +139,15 @@ def config(
                                                "references (careful: your terminal keeps them).")] = False,
 ) -> None:
     """Print the compose file rendered from .env (secrets as ${VAR} references)."""
-    from . import engine, generate, ui
-    from .project import write_atomically
+    from . import engine, generate, inputs, ui
+    from .errors import UsageError
 
+    if check and (output or show_secrets):
+        raise UsageError("--check validates the project and prints no compose file",
+                         hint="leave out --output/--show-secrets, or run them without --check")
     project = _project()
+    if output:
+        output = inputs.writable_file(output, "--output")
     if check:
         result = generate.check_project(project, _facts(), lambda p: engine.validate_compose_files(
             [str(f) for f in p.compose_files], str(p.root)))
@@ -140,7 +156,7 @@ def config(
     if show_secrets:
         text = generate.show_secrets(text, project.values())
     if output:
-        write_atomically(output, text)
+        inputs.write_output(output, text, "--output", mode=0o600 if show_secrets else 0o644)
         ui.success(f"wrote {output}")
     else:
         ui.data(text)
@@ -148,15 +164,15 @@ def config(
 
 # --- run --------------------------------------------------------------------------------------------------
 
-def _ctx():
+def _ctx(render_missing: bool = False):
     from .lifecycle import Context
 
-    return Context.load(State.project_dir)
+    return Context.load(State.project_dir, render_missing)
 
 
 Services = Annotated[Optional[list[str]], typer.Argument(help="Services (default: all), e.g. scheduler worker.",
                                                          show_default=False)]
-Timeout = Annotated[float, typer.Option("--timeout", help="Seconds to wait for healthy.")]
+Timeout = Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait for healthy.")]
 
 
 @app.command()
@@ -173,11 +189,12 @@ def up(services: Services = None, timeout: Timeout = 300.0,
         ports.save_port(State.project_dir, chosen[0])
         if chosen[1]:
             ui.info(f"web UI port: {chosen[0]} (free; saved as AFC_PORT in .env)")
-    ctx = _ctx()
+    ctx = _ctx(render_missing=True)
     with ui.LiveStatus(f"starting {ctx.spec.project}") as live:
-        result = lifecycle.up(ctx, services, wait=not no_wait, timeout=timeout, on_update=live.update)
+        result = lifecycle.up(ctx, services, wait=not no_wait, timeout=timeout, on_update=live.update,
+                              on_pull=live.pull)
     ui.show_up(result)
-    if result.waited and (not services or "scheduler" in services):
+    if result.waited and (not services or ctx.spec.cli_service in services):
         _after_up(ctx)
 
 
@@ -234,10 +251,10 @@ def restart(services: Services = None, timeout: Timeout = 300.0) -> None:
     """Restart services (default: all) and wait until healthy."""
     from . import lifecycle, ui
 
-    ctx = _ctx()
+    ctx = _ctx(render_missing=True)
     ctx.stack.restart(ctx.check_services(services))
     with ui.LiveStatus(f"restarting {ctx.spec.project}") as live:
-        result = lifecycle.up(ctx, services, wait=True, timeout=timeout, on_update=live.update)
+        result = lifecycle.up(ctx, services, wait=True, timeout=timeout, on_update=live.update, on_pull=live.pull)
     ui.show_up(result)
 
 
@@ -268,14 +285,15 @@ def health(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.
 @app.command()
 def logs(services: Services = None,
          follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
-         tail: Annotated[Optional[int], typer.Option("--tail", "-n", help="Lines from the end of each log.",
+         tail: Annotated[Optional[int], typer.Option("--tail", "-n", min=0, help="Lines from the end of each log.",
                                                      show_default=False)] = None,
          since: Annotated[Optional[str], typer.Option("--since", help="Only lines since a time or duration "
                                                       "(e.g. 10m, 2h, 2026-01-02T13:00).", show_default=False)] = None,
          timestamps: Annotated[bool, typer.Option("--timestamps", "-t", help="Show timestamps.")] = False) -> None:
     """Show service logs, several services merged with a prefix each."""
-    from . import lifecycle
+    from . import inputs, lifecycle
 
+    since = inputs.since(since) if since is not None else None
     raise typer.Exit(lifecycle.logs(_ctx(), services, follow=follow, tail=tail, since=since, timestamps=timestamps))
 
 
@@ -284,15 +302,19 @@ def airflow(ctx: typer.Context) -> None:
     """Run the Airflow CLI in the stack's scheduler, e.g. `afc airflow dags list` (exit code passed on)."""
     from . import lifecycle
 
-    raise typer.Exit(lifecycle.exec_in(_ctx(), "scheduler", ["airflow", *ctx.args]))
+    stack = _ctx()
+    raise typer.Exit(lifecycle.exec_in(stack, stack.spec.cli_service, ["airflow", *ctx.args]))
 
 
 @app.command()
-def shell(service: Annotated[str, typer.Argument(help="Service to open a shell in.")] = "scheduler") -> None:
+def shell(service: Annotated[Optional[str], typer.Argument(help="Service to open a shell in. [default: scheduler; "
+                                                           "airflow in a lite project]", show_default=False)] = None,
+          ) -> None:
     """Open an interactive shell in a service (default: scheduler)."""
     from . import lifecycle
 
-    raise typer.Exit(lifecycle.exec_in(_ctx(), service, ["bash"]))
+    ctx = _ctx()
+    raise typer.Exit(lifecycle.exec_in(ctx, service or ctx.spec.cli_service, ["bash"]))
 
 
 @app.command()
@@ -304,7 +326,7 @@ def scale(what: Annotated[str, typer.Argument(help="What to scale: workers.")],
 
     if what not in ("workers", "worker"):
         raise UsageError(f"cannot scale '{what}'", hint="only Celery workers scale: `afc scale workers N`")
-    ctx = _ctx()
+    ctx = _ctx(render_missing=True)
     with ui.LiveStatus("scaling workers") as live:
         result = lifecycle.scale_workers(ctx, count, timeout, live.update)
     ui.success(f"{count} worker(s) healthy after {result.elapsed:.1f}s (AFC_WORKERS={count} saved in .env)")
@@ -331,7 +353,8 @@ def dags_list(ctx: typer.Context, as_json: AsJson = False) -> None:
 
 @dags_app.command("check")
 def dags_check(files: Annotated[Optional[list[Path]], typer.Argument(
-                   help="DAG files or folders under dags/ (default: the whole dags/ folder).", show_default=False)] = None,
+                   help="DAG files or folders under dags/ (default: the whole dags/ folder).",
+                   show_default=False)] = None,
                as_json: AsJson = False) -> None:
     """Parse DAG files right now in a one-off container of the project's image (no waiting for the DAG
     processor, no running stack needed); exit 1 when any fails to import, naming file and line."""
@@ -463,9 +486,10 @@ def build(
     from . import build as build_module, ui
 
     project = _project()
-    result = build_module.build(project, slim=slim, extras=with_extras, constraints=constraints,
-                                no_constraints=no_constraints,
-                                on_output=ui.build_line, on_plan=ui.show_build_plan)
+    with ui.PullView() as pulls:
+        result = build_module.build(project, slim=slim, extras=with_extras, constraints=constraints,
+                                    no_constraints=no_constraints, on_output=ui.build_line,
+                                    on_plan=ui.show_build_plan, on_pull=pulls.update)
     ui.show_build(result)
 
 
@@ -483,8 +507,27 @@ def upgrade(to: Annotated[str, typer.Option("--to", help="Tag to upgrade to (kee
         ui.confirm_action(f"Upgrade '{plan.project}' to {plan.target.text}?", "add --yes to upgrade without asking",
                           "upgrade")
     with ui.LiveStatus(f"upgrading {plan.project} to {plan.target_tag.version}") as live:
-        result = upgrade_module.run_upgrade(plan, timeout, live.update)
+        result = upgrade_module.run_upgrade(plan, timeout, live.update, live.pull)
     ui.show_upgrade(result)
+
+
+@app.command()
+def audit(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
+          fail_on: Annotated[str, typer.Option("--fail-on", help="Which findings make the exit code 1: any, "
+                                               "fixable (a fixed version exists) or upgrade (a newer Airflow "
+                                               "release fixes it). pip-audit reports no severities.")] = "any",
+          service: Annotated[str, typer.Option("--service", help="pip-audit's vulnerability service: pypi "
+                                               "(PyPI's JSON API) or osv.")] = "pypi",
+          osv_url: Annotated[Optional[str], typer.Option("--osv-url", help="An OSV API URL to query instead of "
+                                                         "api.osv.dev (a mirror); implies --service osv.",
+                                                         show_default=False)] = None) -> None:
+    """Known vulnerabilities of the Python packages in the project's image (pip-audit), each with its remedy:
+    upgrade Airflow, rebuild with a newer pin, or no fix yet. Lists the base system and Debian packages as facts.
+
+    Exit 0: no finding; 1: findings remain (see --fail-on); 4: the vulnerability service cannot be reached."""
+    from . import audit as audit_module, ui
+
+    raise typer.Exit(ui.show_audit(audit_module.audit(State.project_dir, service, osv_url, fail_on), as_json))
 
 
 # --- export (helm) ------------------------------------------------------------------------------------------
@@ -509,8 +552,13 @@ def export_helm(
     from . import helm, ui
     from .spec import host_facts
 
+    from .lite import refuse
+
     project = _project()
-    result = helm.export(project.spec(host_facts()), project.values(), release)
+    spec = project.spec(host_facts())
+    refuse(spec, "export helm", "the Helm chart runs Airflow on Postgres with separate components, and SQLite "
+                                "cannot be shared between pods")
+    result = helm.export(spec, project.values(), release)
     ui.show_export(helm.write_export(result, output or project.root / "helm", release))
 
 
@@ -529,9 +577,13 @@ RoutingMesh = Annotated[bool, typer.Option(
 
 
 def _swarm_ctx(engine_facts: bool = False):
+    from .lite import refuse
     from .swarm import SwarmContext
 
-    return SwarmContext.load(State.project_dir, _facts() if engine_facts else None)
+    ctx = SwarmContext.load(State.project_dir, _facts() if engine_facts else None)
+    refuse(ctx.spec, "swarm", "Swarm spreads services over nodes, and a SQLite file lives in one container's "
+                              "volume on one node")
+    return ctx
 
 
 @swarm_app.command("deploy")
@@ -543,11 +595,11 @@ def swarm_deploy(image: SwarmImage = None, routing_mesh: RoutingMesh = False,
     from . import swarm, tags, ui
 
     ctx = _swarm_ctx(engine_facts=True)
-    image = tags.split_image(image).text if image else None
+    image = tags.pinned_reference(image) if image is not None else None
     with ui.SwarmLive(f"deploying {ctx.name}") as live:
         result = swarm.deploy(ctx, timeout=timeout, image=image, routing_mesh=routing_mesh,
                               registry_auth=registry_auth, on_update=live.update, on_phase=live.phase,
-                              on_build_output=live.output)
+                              on_build_output=live.output, on_pull=live.pull)
     ui.show_swarm_deploy(result)
 
 
@@ -558,7 +610,7 @@ def swarm_build() -> None:
 
     ctx = _swarm_ctx()
     with ui.SwarmLive("building") as live:
-        ui.show_swarm_build(swarm.build_image(ctx, live.output), ctx.name)
+        ui.show_swarm_build(swarm.build_image(ctx, live.output, live.pull), ctx.name)
 
 
 @swarm_app.command("status")
@@ -601,7 +653,7 @@ def swarm_config(image: SwarmImage = None, routing_mesh: RoutingMesh = False) ->
     """Print the swarm stack file (secrets by name only; `afc swarm deploy` creates them and deploys in phases)."""
     from . import swarm, tags, ui
 
-    ui.data(swarm.config_text(_swarm_ctx(engine_facts=True), tags.split_image(image).text if image else None,
+    ui.data(swarm.config_text(_swarm_ctx(engine_facts=True), tags.pinned_reference(image) if image is not None else None,
                               routing_mesh))
 
 
@@ -611,14 +663,15 @@ def _wait_up(ctx, services, timeout: float, title: str):
     from . import lifecycle, ui
 
     with ui.LiveStatus(title) as live:
-        return lifecycle.up(ctx, services, wait=True, timeout=timeout, on_update=live.update)
+        return lifecycle.up(ctx, services, wait=True, timeout=timeout, on_update=live.update, on_pull=live.pull)
 
 
 @app.command("backup")
 def backup_command(file: Annotated[Optional[Path], typer.Argument(
         help="Where to write the dump (default: backups/<project>-<UTC time>.dump in the project).",
         show_default=False)] = None) -> None:
-    """Dump the metadata database (pg_dump custom format, compressed; mode 0600: it holds connections)."""
+    """Dump the metadata database (pg_dump custom format, compressed; a lite project: a copy of its SQLite
+    file; mode 0600: it holds connections)."""
     from . import backup, ui
 
     ui.show_backup(backup.backup(_ctx(), file))
@@ -631,8 +684,10 @@ def restore_command(file: Annotated[Path, typer.Argument(help="A file written by
     """Replace the metadata database with a backup: stops Airflow, restores, starts it and waits for healthy."""
     from . import backup, ui
 
+    from .lite import check_database
+
     ctx = _ctx()
-    path = backup.check_archive(file)
+    path = check_database(file) if ctx.spec.lite else backup.check_archive(file)
     if not yes:
         ui.confirm_or_refuse(f"Replace the whole database of '{ctx.spec.project}' with {path}?",
                              "add --yes to replace the database with the backup")
@@ -652,10 +707,11 @@ def doctor(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.
     raise typer.Exit(ui.show_doctor(checks.diagnose(State.project_dir), as_json))
 
 
-def main() -> None:
-    """Entry point: run the app, turning AfcError into a message and an exit code (no traceback)."""
+def main(argv: Optional[list[str]] = None) -> None:
+    """Entry point: run the app on `argv` (default: the process's arguments), turning AfcError into a message
+    and an exit code (no traceback)."""
     try:
-        code = app(prog_name="afc", standalone_mode=False)
+        code = app(args=argv, prog_name="afc", standalone_mode=False)
         sys.exit(code or 0)
     except AfcError as error:
         if State.debug:

@@ -23,7 +23,6 @@ MARKER = "afc-result: "
 PYTEST_TARGET = "/opt/afc/pytest"     # where `afc pytest` installs pytest when the image lacks it
 WHEELS = "/opt/afc/wheels"
 PYTEST_INSTALL_FAILED = 97            # the launcher's exit code when pytest cannot be installed
-SERVICE = "scheduler"                 # the service whose configuration (image, mounts, environment) is used
 
 
 def tools_script() -> str:
@@ -179,8 +178,9 @@ def list_dags(ctx: "Context") -> DagsReport:
     from . import engine
     from .lifecycle import require_running
 
-    require_running(ctx, SERVICE)
-    code, lines = engine.stream_lines(engine.exec_command(ctx.stack, SERVICE, tools_command("list")))
+    require_running(ctx, ctx.spec.cli_service)
+    argv = engine.exec_command(ctx.stack, ctx.spec.cli_service, tools_command("list"))
+    code, lines = engine.stream_lines(argv)
     raw = result_of(lines)
     if raw is None:
         raise tools_failure("list the DAGs", code, lines)
@@ -240,7 +240,7 @@ def check(ctx: "Context", files: list[Path], cwd: Path) -> CheckReport:
 
     began = time.monotonic()
     paths = container_paths(ctx.project.root, files, cwd) if files else []
-    argv = engine.oneoff_command(ctx.stack, SERVICE, tools_command("check", *paths),
+    argv = engine.oneoff_command(ctx.stack, ctx.spec.cli_service, tools_command("check", *paths),
                                  env=parsing_environment(ctx.spec.major))
     code, lines = engine.stream_lines(argv)
     raw = result_of(lines)
@@ -260,7 +260,8 @@ def check_in_stack(ctx: "Context") -> CheckReport:
     from . import engine
 
     began = time.monotonic()
-    code, lines = engine.stream_lines(engine.exec_command(ctx.stack, SERVICE, tools_command("check")))
+    argv = engine.exec_command(ctx.stack, ctx.spec.cli_service, tools_command("check"))
+    code, lines = engine.stream_lines(argv)
     raw = result_of(lines)
     if raw is None:
         raise tools_failure("parse the DAG files", code, lines)
@@ -338,14 +339,14 @@ def test_dag(ctx: "Context", dag_id: str, date: str | None, conf: str | None,
     from .lifecycle import require_running
 
     conf_text, date_text = conf_argument(conf), date_argument(date)
-    require_running(ctx, SERVICE)
+    require_running(ctx, ctx.spec.cli_service)
     began = time.monotonic()
 
     def relay(line: str) -> None:
         if not line.startswith(MARKER):
             on_line(line)
 
-    argv = engine.exec_command(ctx.stack, SERVICE, tools_command("test", dag_id, date_text, conf_text))
+    argv = engine.exec_command(ctx.stack, ctx.spec.cli_service, tools_command("test", dag_id, date_text, conf_text))
     code, lines = engine.stream_lines(argv, relay)
     raw = result_of(lines)
     if raw is None:
@@ -425,8 +426,8 @@ def pytest_command(ctx: "Context", paths: list[Path], extra: list[str], cwd: Pat
     env = parsing_environment(ctx.spec.major)
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # nothing written into the mounted tests/ and dags/
     color = ["--color=yes"] if tty else []
-    return engine.oneoff_command(ctx.stack, SERVICE, ["python", "-c", PYTEST_LAUNCHER, "-p", "no:cacheprovider",
-                                                      *color, *arguments, *extra],
+    command = ["python", "-c", PYTEST_LAUNCHER, "-p", "no:cacheprovider", *color, *arguments, *extra]
+    return engine.oneoff_command(ctx.stack, ctx.spec.cli_service, command,
                                  env=env, volumes=volumes, workdir=CONTAINER_ROOT)
 
 
@@ -446,8 +447,8 @@ def run_pytest(ctx: "Context", paths: list[Path], extra: list[str], cwd: Path, t
     return code
 
 
-EXAMPLE_TEST = '''"""Every DAG file imports, and every DAG has tasks (written by `afc init`; `afc pytest` runs it in a one-off
-container of the stack's image, where dags/ is mounted)."""
+EXAMPLE_TEST = '''"""Every DAG file imports, and every DAG has tasks (written by `afc init`; `afc pytest` runs it
+in a one-off container of the stack's image, where dags/ is mounted)."""
 import inspect
 import os
 

@@ -76,7 +76,7 @@ CATALOGUE: tuple[CheckDoc, ...] = (
              "services: `--executor local`, fewer workers, a lower `AFC_WORKER_CONCURRENCY`."),
     CheckDoc("cpus", "CPUs available to Docker",
              "Start-up is very slow and health checks time out.",
-             "Give Docker at least 2 CPUs (Docker Desktop: Settings → Resources), or raise `afc up --timeout`."),
+             "Give Docker at least 2 CPUs (Docker Desktop: Settings → Resources), or raise `afc up --timeout 600`."),
     CheckDoc("disk", "Free disk space",
              "Image pulls fail with \"no space left on device\", or Postgres stops writing.",
              "Free at least 10 GB where Docker keeps its data: `docker system df`, then `docker system prune` "
@@ -232,7 +232,7 @@ def check_cpus(ncpu: int) -> Result:
         return Result("cpus", WARN, f"only {ncpu} CPU available to Docker (at least {MIN_CPUS} recommended): "
                                     f"start-up is slow and health checks may time out",
                       "give Docker at least 2 CPUs (Docker Desktop: Settings → Resources), or raise "
-                      "`afc up --timeout`")
+                      "`afc up --timeout 600`")
     return Result("cpus", OK, f"{ncpu} CPUs available to Docker")
 
 
@@ -252,7 +252,7 @@ def project_ports(spec: "StackSpec") -> list[tuple[int, str, str]]:
     ports = [(spec.port, "AFC_PORT", "web UI")]
     if spec.flower and spec.celery:
         ports.append((spec.flower_port, "AFC_FLOWER_PORT", "Flower"))
-    if spec.postgres_port:
+    if spec.postgres_port and not spec.lite:
         ports.append((spec.postgres_port, "AFC_POSTGRES_PORT", "Postgres"))
     if spec.redis_port and spec.celery:
         ports.append((spec.redis_port, "AFC_REDIS_PORT", "Redis"))
@@ -520,7 +520,7 @@ def project_checks(machine: Machine, project: "Project") -> list[Result]:
     elif machine.details is None:
         results.append(skipped("images", "the engine is not reachable", "fix the engine check first"))
     else:
-        names = [spec.image.text, spec.postgres_image] + ([spec.redis_image] if spec.celery else [])
+        names = [spec.image.text] + ([] if spec.lite else [spec.postgres_image]) + ([spec.redis_image] if spec.celery else [])
         try:
             local = engine.inspect_images(list(dict.fromkeys(names)))
             arches = {image.reference: image.platform.split("/")[1] if image.present else None for image in local}
@@ -553,7 +553,8 @@ def diagnose(project_dir: Path) -> Report:
     from .project import find_project
 
     project = find_project(project_dir)
-    inside = project.exists()
+    # another Airflow stack's folder (the docker-compose quick start) gets the machine's checks only
+    inside = project.exists() and (project.rendered_by_afc() or project.quickstart_file() is None)
     machine = Machine.probe()
     results = machine_checks(machine, project.root if inside else None)
     if inside:

@@ -61,7 +61,40 @@ def classify(action: str, message: str, code: int = 1) -> EnvironmentProblem | S
                                        "DOCKER_HOST and `docker context ls`", details=message)
     if "'compose' is not a docker command" in lower or "unknown command: docker compose" in lower:
         return compose_missing()
+    registry = _registry_problem(action, message)
+    if registry is not None:
+        return registry
     return StackError(f"cannot {action}: {_last_line(message) or f'docker exited with {code}'}", details=message)
+
+
+# What registries answer when an image cannot be had, as the engine passes it on (distribution, Docker Hub).
+_MISSING = ("manifest unknown", "name unknown", "not found: manifest")
+_REFUSED = ("no basic auth credentials", "unauthorized", "authentication required", "pull access denied",
+            "requested access to the resource is denied", "denied:")
+_UNREACHABLE = ("dial tcp", "no such host", "i/o timeout", "connection refused", "tls handshake", "x509:",
+                "server gave http response to https client", "context deadline exceeded")
+
+
+def _registry_problem(action: str, message: str) -> EnvironmentProblem | None:
+    """A registry's refusal (missing tag or repository, refused login, unreachable) in its own words; exit 4."""
+    lower = message.lower()
+    words = _last_line(message).removeprefix("Error response from daemon: ")
+    if any(sign in lower for sign in _MISSING):
+        hint = ("the registry has no such tag (or no such repository): check the image name and tag (`afc images "
+                "TAG` lists a release's tags), or push the image there first")
+    elif "repository does not exist" in lower:
+        hint = ("the repository does not exist, or it is private: check the name, or log in first with "
+                "`docker login REGISTRY`")
+    elif any(sign in lower for sign in _REFUSED):
+        hint = ("the registry refused the login: log in with `docker login REGISTRY` (or renew the password or "
+                "token), or check that your account may pull this repository")
+    elif any(sign in lower for sign in _UNREACHABLE):
+        hint = ("the registry cannot be reached: check the address and your network or proxy; a registry without "
+                "TLS must be listed in the engine's insecure-registries (localhost is trusted)")
+    else:
+        return None
+    return EnvironmentProblem(f"cannot {action}: {words}", hint=hint,
+                              details=message if "\n" in message.strip() else "")
 
 
 def compose_missing() -> EnvironmentProblem:
@@ -371,6 +404,44 @@ def inspect_images(references: list[str]) -> list[LocalImage]:
     return found
 
 
+# --- afc audit: what an image holds ------------------------------------------------------------------------
+
+# Sections of one `sh` run in a one-off container (entrypoint bypassed): the Python packages as pip lists
+# them, the base system, the Debian packages and the release's constraints (in every image since 2.9).
+_INVENTORY_SECTIONS = {
+    "pip": "python -m pip list --format=freeze --disable-pip-version-check 2>/dev/null",
+    "os": "cat /etc/os-release 2>/dev/null",
+    "dpkg": "dpkg-query -W -f '${Package}\t${Version}\n' 2>/dev/null",
+    "constraints": "cat /home/airflow/constraints.txt 2>/dev/null",
+}
+
+
+def image_inventory(reference: str, sections: tuple[str, ...] = tuple(_INVENTORY_SECTIONS)) -> dict[str, str]:
+    """The text of each section (pip freeze, os-release, dpkg list, constraints) of a local image, read by
+    one short-lived container of it; a missing part is an empty text."""
+    script = "; ".join(f"echo '@@afc {name}'; {_INVENTORY_SECTIONS[name]}" for name in sections) + "; true"
+    docker = _client()
+    with docker_errors(f"read the packages of the image {reference}"):
+        output = str(docker.run(reference, ["-c", script], entrypoint="sh", remove=True, networks=["none"]))
+    found: dict[str, list[str]] = {name: [] for name in sections}
+    current = None
+    for line in output.splitlines():
+        if line.startswith("@@afc "):
+            current = line[6:].strip()
+        elif current in found:
+            found[current].append(line)
+    return {name: "\n".join(lines) for name, lines in found.items()}
+
+
+def repository_tags(repository: str) -> list[str]:
+    """The tags the engine holds of one image repository (e.g. apache/airflow)."""
+    docker = _client()
+    with docker_errors(f"list the local images of {repository}"):
+        images = docker.image.list(repository)
+    prefix = repository + ":"
+    return sorted({tag[len(prefix):] for image in images for tag in (image.repo_tags or []) if tag.startswith(prefix)})
+
+
 # --- afc build: building the project's image ------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -531,23 +602,33 @@ def standalone_compose() -> tuple[str, str] | None:
 # its stdin or stdout: the bytes never pass through Python, and a large dump needs no memory.
 
 def run_child(argv: list[str], stdin: Any = None, stdout: Any = None,
-              capture_stderr: bool = False) -> tuple[int, bytes]:
+              capture_stderr: bool = False, own_group: bool = False) -> tuple[int, bytes]:
     """Run a docker command built by python-on-whales with our terminal or files attached; on Ctrl-C stop
-    it and wait for it, so no `docker compose` process is left behind."""
+    it and wait for it, so no `docker compose` process is left behind. `own_group` puts the command in a
+    process group of its own that is stopped as a whole: the docker CLI does not always pass a stop on to
+    the compose plugin it runs (seen with `logs -f` on Docker 26), so both are signalled."""
+    import os
+    import signal
+
     try:
-        child = subprocess.Popen(argv, stdin=stdin, stdout=stdout,
+        child = subprocess.Popen(argv, stdin=stdin, stdout=stdout, start_new_session=own_group,
                                  stderr=subprocess.PIPE if capture_stderr else None)
     except FileNotFoundError:
         raise EnvironmentProblem("the docker command is not installed (or not on PATH)",
                                  hint="install Docker Engine or Docker Desktop")
+
+    def stop(sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, sig) if own_group else child.send_signal(sig)
+
     try:
         _, errors = child.communicate()
     except BaseException:
-        child.terminate()
+        stop(signal.SIGTERM)
         try:
             child.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            child.kill()
+            stop(signal.SIGKILL)
             child.wait()
         raise
     return child.returncode, errors or b""
@@ -574,12 +655,87 @@ def exec_from_file(stack: Stack, service: str, command: list[str], source: Any) 
     return _exec_streaming(stack, service, command, source, subprocess.DEVNULL)
 
 
+def _compose_streaming(stack: Stack, args: list[str], stdin: Any, stdout: Any) -> tuple[int, str]:
+    returncode, errors = run_child(stack.compose_command(*args), stdin=stdin, stdout=stdout, capture_stderr=True)
+    text = errors.decode(errors="replace")
+    if returncode != 0 and text:
+        problem = classify("run a one-off container", text, returncode)
+        if isinstance(problem, EnvironmentProblem):
+            raise problem
+    return returncode, text
+
+
+def compose_run_to_file(stack: Stack, args: list[str], sink: Any) -> tuple[int, str]:
+    """`docker compose ARGS` (a one-off `run`), its stdout written to the binary file `sink`; (exit code, stderr)."""
+    return _compose_streaming(stack, args, subprocess.DEVNULL, sink)
+
+
+def compose_run_from_file(stack: Stack, args: list[str], source: Any) -> tuple[int, str]:
+    """`docker compose ARGS` (a one-off `run`) with the binary file `source` as its stdin; (exit code, stderr)."""
+    return _compose_streaming(stack, args, source, subprocess.DEVNULL)
+
+
+# --- pulling images before anything starts ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PullProgress:
+    """Where the pull of one image stands. The CLI's plain output counts layers, not bytes."""
+
+    reference: str
+    layers: int = 0           # layers of the image announced so far
+    done: int = 0             # layers in place: pulled, or already held by the engine
+    status: str = ""          # the engine's latest word on it ("Pulling fs layer", "Download complete", ...)
+    finished: bool = False
+    error: str = ""           # the registry's words when this image could not be pulled
+
+
+def missing_images(references: list[str]) -> list[str]:
+    """The references the engine does not hold (nothing is pulled)."""
+    return [image.reference for image in inspect_images(list(dict.fromkeys(references))) if not image.present]
+
+
+_LAYER_LINE = re.compile(r"^([0-9a-f]{12}): (.+)$")
+_LAYER_DONE = ("Pull complete", "Already exists")
+
+
+def pull_images(references: list[str]) -> Iterator[PullProgress]:
+    """Pull images, several at once, yielding their progress. When one cannot be pulled the others still end,
+    then afc's classified error (the registry's words, exit 4) is raised for the first that failed."""
+    from python_on_whales.exceptions import DockerException
+
+    layers: dict[str, dict[str, str]] = {reference: {} for reference in references}
+    failed: dict[str, str] = {}
+    docker = _client()
+
+    def progress(reference: str, status: str, finished: bool = False) -> PullProgress:
+        states = layers[reference]
+        return PullProgress(reference, len(states), sum(s in _LAYER_DONE for s in states.values()), status,
+                            finished, failed.get(reference, ""))
+
+    with docker_errors("pull images"):
+        try:
+            stream = docker.image.pull(references if len(references) > 1 else references[0], stream_logs=True)
+            for reference, raw in stream:
+                line = raw.decode(errors="replace").strip()
+                layer = _LAYER_LINE.match(line)
+                if layer:
+                    layers[reference][layer.group(1)] = layer.group(2)
+                    yield progress(reference, layer.group(2))
+                elif line.startswith("Error") or line.startswith("error"):
+                    failed[reference] = line.removeprefix("Error response from daemon: ")
+                    yield progress(reference, "failed", finished=True)
+                elif line.startswith("Status:"):
+                    yield progress(reference, line.removeprefix("Status: "), finished=True)
+        except DockerException as error:
+            command = [str(part) for part in (error.docker_command or [])]
+            first = command[-1] if command and command[-1] in layers else next(iter(failed), references[0])
+            problem = classify(f"pull the image {first}", (error.stderr or "").strip(), error.return_code)
+            if len(failed) > 1:
+                problem.details = "\n".join(f"{name}: {words}" for name, words in failed.items())
+            raise problem from None
+
+
 # --- afc upgrade: images and containers ----------------------------------------------------------------
-
-def ensure_image(reference: str) -> bool:
-    """Make sure the engine holds an image, pulling it when missing; True when it had to pull."""
-    return _inspect_or_pull(reference)[1]
-
 
 def _inspect_or_pull(reference: str) -> tuple[Any, bool]:
     """The image as the engine holds it, pulled first when missing; and whether it had to pull."""

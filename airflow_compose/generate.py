@@ -7,7 +7,7 @@ from pathlib import Path
 
 from . import tags
 from .errors import ProjectError, UsageError
-from .project import InitResult, Project, init_values, write_project
+from .project import DATA_SECRETS, InitResult, Project, init_values, secret_consequences, write_project
 from .render import render, to_yaml
 from .spec import EngineFacts, StackSpec
 
@@ -29,9 +29,15 @@ def render_text(spec: StackSpec, facts: EngineFacts) -> str:
     return to_yaml(render(spec, facts))
 
 
-def init_project(project: Project, flags: dict[str, str], force: bool, facts: EngineFacts) -> InitResult:
+def init_project(project: Project, flags: dict[str, str], force: bool, facts: EngineFacts,
+                 new_secrets: bool = False) -> InitResult:
     """Create (or with force, re-render) a project; validates everything before writing anything."""
-    values, kept = init_values(project, flags, force)
+    if new_secrets and not force:
+        raise UsageError("--new-secrets only applies with --force (re-rendering an existing project)",
+                         hint="add --force, or leave --new-secrets out (a new project always gets new secrets)")
+    existed = project.exists()
+    before = project.file_values() if force and project.env_path.exists() else {}
+    values, kept = init_values(project, flags, force, new_secrets)
     spec = _spec(values, facts)
     created = write_project(project, values, render_text(spec, facts))
     from .dags import write_example_test
@@ -40,12 +46,16 @@ def init_project(project: Project, flags: dict[str, str], force: bool, facts: En
     if example:
         created.append(example)
     warnings = tuple(spec.tag.warnings()) + tuple(exposure_warnings(spec))
+    renewed = [name for name in DATA_SECRETS if existed and not before.get(name)]
+    if renewed:
+        warnings += (f"generated new {', '.join(renewed)} (--new-secrets): {secret_consequences(renewed)}",)
     return InitResult(project.root, spec, tuple(created), kept, warnings)
 
 
 def _spec(values: dict[str, str], facts: EngineFacts) -> StackSpec:
-    from .spec import build_spec
+    from .spec import build_spec, check_combinations
 
+    check_combinations(values)
     return build_spec(values, facts)
 
 
@@ -96,11 +106,12 @@ def check_project(project: Project, facts: EngineFacts, validate) -> CheckResult
         problems.append(Problem(f"{project.env_path} is readable by others (mode {mode:o}); it holds secrets",
                                 f"chmod 600 {project.env_path}"))
     if not project.compose_path.exists():
-        problems.append(Problem(f"{project.compose_path} is missing", "run `afc config --output compose.yaml`"))
+        problems.append(Problem(f"{project.compose_path} is missing", f"run `afc up` (renders it again), or "
+                                                                          f"`afc config --output {project.compose_path}`"))
     elif project.compose_path.read_text() != text:
         problems.append(Problem(f"{project.compose_path} is not what .env describes (edited by hand, or .env "
-                                f"changed since)", "run `afc up` (re-renders it), or `afc config --output "
-                                                   "compose.yaml`; put hand edits in compose.override.yaml"))
+                                f"changed since)", f"run `afc up` (re-renders it), or `afc config --output "
+                                                   f"{project.compose_path}`; put hand edits in compose.override.yaml"))
     for folder in ("dags", "logs", "plugins", "config"):
         if not (project.root / folder).is_dir():
             problems.append(Problem(f"folder {folder}/ is missing", f"mkdir {project.root / folder}"))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from .errors import ProjectError, UsageError
+from .errors import UsageError
 from .spec import StackSpec
 
 VALUES_FILE = "values.yaml"
@@ -76,6 +76,7 @@ def build_values(spec: StackSpec, release: str = DEFAULT_RELEASE) -> dict[str, A
         "defaultAirflowRepository": spec.image.repository,
         "defaultAirflowTag": spec.image.tag,
         "images": {"airflow": {"repository": spec.image.repository, "tag": spec.image.tag,
+                               **({"digest": spec.image.digest} if spec.image.digest else {}),
                                "pullPolicy": "IfNotPresent"}},
         "executor": "CeleryExecutor" if spec.celery else "LocalExecutor",
         "uid": spec.airflow_uid,
@@ -181,15 +182,18 @@ def write_export(result: HelmExport, directory: Path, release: str = DEFAULT_REL
     """Write values.yaml and secrets.yaml (0600) atomically into `directory`; other files are left alone."""
     from .project import write_atomically
 
+    from .inputs import creatable_folder
+
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"--output {directory} is a file, not a folder", hint="pass a folder, e.g. --output helm")
+    creatable_folder(directory, "--output")
     try:
         directory.mkdir(parents=True, exist_ok=True)
         values_path, secrets_path = directory / VALUES_FILE, directory / SECRETS_FILE
         write_atomically(secrets_path, secrets_text(result), mode=0o600)
         write_atomically(values_path, values_text(result))
     except OSError as error:
-        raise ProjectError(f"cannot write the Helm files in {directory}: {error.strerror}",
-                           hint="choose a folder you can write to with --output")
+        raise UsageError(f"cannot write the Helm files in {directory}: {error.strerror}",
+                         hint="choose a folder you can write to with --output")
     return ExportResult(directory, values_path, secrets_path,
                         tuple(s["metadata"]["name"] for s in result.secrets), release, result.warnings)

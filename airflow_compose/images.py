@@ -144,7 +144,8 @@ def project_images(project_dir: Path) -> ProjectImages:
     project = find_project(project_dir)
     spec = project.spec(engine.facts())
     roles = [("airflow", spec.image.text)] + ([("base", spec.base.text)] if spec.base else [])
-    roles.append(("postgres", spec.postgres_image))
+    if not spec.lite:
+        roles.append(("postgres", spec.postgres_image))
     if spec.celery:
         roles.append(("redis", spec.redis_image))
     local = engine.inspect_images([reference for _, reference in roles])

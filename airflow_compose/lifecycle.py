@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import engine, health, settings
+from . import engine, health, pull, settings
 from .errors import ProjectError, StackError, UsageError
 from .generate import render_text
 from .project import Project, find_project, write_atomically
@@ -28,11 +28,20 @@ class Context:
     stack: engine.Stack
 
     @classmethod
-    def load(cls, project_dir: Path) -> "Context":
+    def load(cls, project_dir: Path, render_missing: bool = False) -> "Context":
+        """The project's context; a deleted compose.yaml is rendered again (`render_missing`, for the commands
+        that start the stack) or named with the fix, instead of compose's own error."""
         # Host facts are enough to know the services; only rendering asks the engine (sync_compose_file).
         project = find_project(project_dir)
         spec = project.spec(host_facts())
-        return cls(project, spec, engine.Stack(project, spec.project))
+        ctx = cls(project, spec, engine.Stack(project, spec.project))
+        if not project.compose_path.exists():
+            if not render_missing:
+                raise ProjectError(f"{project.compose_path} is missing (afc renders it from .env)",
+                                   hint=f"`afc up` renders it again and starts the stack; `afc config --output "
+                                        f"{project.compose_path}` only writes it")
+            sync_compose_file(ctx)
+        return ctx
 
     def wanted(self, services: list[str] | None = None) -> dict[str, int]:
         names = services or list(self.spec.services)
@@ -112,6 +121,7 @@ class UpResult:
     admin_user: str
     password_hint: str
     history: list = field(default_factory=list)
+    pulled: pull.PullSummary | None = None   # images pulled before the stack started (not in `elapsed`)
 
 
 def _stack_current(ctx: Context, containers: list[engine.ContainerState], wanted: dict[str, int]) -> bool:
@@ -124,7 +134,8 @@ def _stack_current(ctx: Context, containers: list[engine.ContainerState], wanted
 
 
 def up(ctx: Context, services: list[str] | None, *, wait: bool, timeout: float,
-       on_update: Callable[[health.Verdict, float], None]) -> UpResult:
+       on_update: Callable[[health.Verdict, float], None],
+       on_pull: Callable[[engine.PullProgress], None] = lambda event: None) -> UpResult:
     began = time.monotonic()
     services = ctx.check_services(services)
     rerendered = sync_compose_file(ctx)
@@ -132,10 +143,15 @@ def up(ctx: Context, services: list[str] | None, *, wait: bool, timeout: float,
     from .doctor import ensure_startable
 
     ensure_startable(ctx, before)  # engine, compose, ports, emulation: stop before starting anything
-    check_postgres_data(ctx, before)  # every Airflow service needs Postgres
     wanted = ctx.wanted(_with_dependencies(ctx.spec, services) if services else None)
+    # missing images next (the database check runs the Postgres image): the start and its timeout begin
+    # once they are here
+    pulled = pull.pull_missing(pull.stack_images(ctx.spec, list(wanted)), on_pull)
+    began += pulled.seconds
+    if not ctx.spec.lite:
+        check_postgres_data(ctx, before)  # every Airflow service needs Postgres
     result = UpResult(ctx.spec, 0.0, rerendered, False, wait, ctx.spec.url, ctx.spec.admin_user,
-                      f"_AIRFLOW_WWW_USER_PASSWORD in {ctx.project.env_path}")
+                      f"_AIRFLOW_WWW_USER_PASSWORD in {ctx.project.env_path}", pulled=pulled)
     if not rerendered and _stack_current(ctx, before, wanted):
         result.already_running = True
         result.elapsed = time.monotonic() - began
@@ -274,9 +290,10 @@ class HealthReport:
 
 
 def health_endpoint(spec: StackSpec) -> str:
-    path = "/api/v2/monitor/health" if spec.major >= 3 else "/health"
     host = "127.0.0.1" if spec.host in ("0.0.0.0", "127.0.0.1") else spec.host
-    return f"http://{host}:{spec.port}{path}"
+    from .render import health_path
+
+    return f"http://{host}:{spec.port}{health_path(spec)}"
 
 
 def deep_health(ctx: Context) -> HealthReport:
@@ -298,8 +315,9 @@ def _endpoint_checks(spec: StackSpec) -> list[Check]:
     except (urllib.error.URLError, OSError, ValueError) as error:
         return [Check(spec.web_service, False, f"{url}: {getattr(error, 'reason', error)}")]
     checks = [Check(spec.web_service, True, f"{url} answered")]
-    components = ["metadatabase", "scheduler", "triggerer"] + (["dag_processor"] if spec.major >= 3 else [])
-    for name in components:
+    from .render import health_components
+
+    for name in health_components(spec):
         part = body.get(name) or {}
         state = part.get("status")
         beat = next((v for k, v in part.items() if k.startswith("latest") and v), "")
@@ -334,6 +352,10 @@ def down(ctx: Context, volumes: bool) -> list[str]:
 
 def scale_workers(ctx: Context, count: int, timeout: float,
                   on_update: Callable[[health.Verdict, float], None]) -> UpResult:
+    from .lite import refuse
+
+    refuse(ctx.spec, "scale", "its one Airflow container runs every component and the tasks, with no "
+                              "Celery workers to scale")
     if not ctx.spec.celery:
         raise UsageError("this project uses the LocalExecutor: it has no Celery workers to scale",
                          hint="re-create it with `afc init --force --executor celery` to use workers")
@@ -375,7 +397,7 @@ def logs(ctx: Context, services: list[str] | None, *, follow: bool, tail: int | 
         args.append("--no-color")
     if len(services) == 1 and services[0] != "worker":
         args.append("--no-log-prefix")
-    return engine.run_child(ctx.stack.compose_command(*args, *services))[0]
+    return engine.run_child(ctx.stack.compose_command(*args, *services), own_group=follow)[0]
 
 
 def exec_in(ctx: Context, service: str, command: list[str]) -> int:

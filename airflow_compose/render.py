@@ -8,6 +8,10 @@ from typing import Any
 from .spec import EngineFacts, StackSpec
 
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+# The lite stack's home: a named volume at AIRFLOW_HOME holding the image's default SQLite file.
+LITE_VOLUME = "airflow-home"
+LITE_HOME = "/opt/airflow"
+LITE_DATABASE = f"{LITE_HOME}/airflow.db"
 
 
 @functools.lru_cache(maxsize=None)
@@ -30,8 +34,15 @@ def airflow_environment(spec: StackSpec) -> dict[str, str]:
     env = dict(env_blocks["common"])
     env.update(env_blocks["airflow3" if spec.major >= 3 else "airflow2"])
     env.update(env_blocks["celery" if spec.celery else "local"])
+    env["AIRFLOW__CORE__EXECUTOR"] = spec.airflow_executor
     db = f"{spec.postgres_user}:{_secret('AFC_POSTGRES_PASSWORD')}@postgres:5432/{spec.postgres_db}"
-    env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"postgresql+psycopg2://{db}"
+    if spec.lite:
+        env.update(env_blocks["lite_airflow3" if spec.major >= 3 else "lite_airflow2"])
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{LITE_DATABASE}"
+        if spec.major >= 3:  # the LocalExecutor's tasks reach the api-server in their own container
+            env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = "http://localhost:8080/execution/"
+    else:
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"postgresql+psycopg2://{db}"
     env["AIRFLOW__CORE__LOAD_EXAMPLES"] = "true" if spec.examples else "false"
     if spec.celery:
         env["AIRFLOW__CELERY__RESULT_BACKEND"] = f"db+postgresql://{db}"
@@ -48,6 +59,9 @@ def healthcheck(service: str, block: dict[str, Any], spec: StackSpec, facts: Eng
     timing = blocks()["healthchecks"][block["health"]]
     if service == "postgres":
         test = ["CMD", "pg_isready", "--username", spec.postgres_user, "--dbname", spec.postgres_db]
+    elif "lite_check" in block:
+        test = ["CMD", "python", "-c", blocks()["lite_check"], f"http://localhost:8080{health_path(spec)}",
+                *health_components(spec)]
     elif "job_check" in block:
         test = ["CMD", "python", "-c", blocks()["job_check"], block["job_check"]]
     else:
@@ -75,7 +89,19 @@ def settle_wrapper(test: list[str], settle: int) -> str:
     return blocks()["legacy_wrapper"].replace("SETTLE", str(settle)).replace("CHECK", command)
 
 
+def health_path(spec: StackSpec) -> str:
+    """The path of Airflow's health endpoint on the web component."""
+    return "/api/v2/monitor/health" if spec.major >= 3 else "/health"
+
+
+def health_components(spec: StackSpec) -> list[str]:
+    """The components Airflow's health endpoint must report healthy."""
+    return ["metadatabase", "scheduler", "triggerer"] + (["dag_processor"] if spec.major >= 3 else [])
+
+
 def _depends_on(service: str, spec: StackSpec) -> dict[str, dict[str, str]]:
+    if spec.lite:
+        return {"init": {"condition": "service_completed_successfully"}} if service != "init" else {}
     if service in ("postgres", "redis"):
         return {}
     needs = {"postgres": "service_healthy"}
@@ -120,6 +146,8 @@ def service(name: str, spec: StackSpec, facts: EngineFacts) -> dict[str, Any]:
     out["platform"] = f"linux/{spec.arch}"
     if block.get("init_script"):
         out["command"] = ["python", "-c", blocks()["init_script"]]
+    elif block.get("lite_script"):
+        out["command"] = ["python", "-c", blocks()["lite_script"], *spec.lite_components]
     elif "command" in block:
         out["command"] = block["command"]
     if name == "worker":
@@ -131,7 +159,7 @@ def service(name: str, spec: StackSpec, facts: EngineFacts) -> dict[str, Any]:
     if ports:
         out["ports"] = ports
     if airflow:
-        out["volumes"] = list(blocks()["airflow_volumes"])
+        out["volumes"] = ([f"{LITE_VOLUME}:{LITE_HOME}"] if spec.lite else []) + list(blocks()["airflow_volumes"])
     elif name == "postgres":
         out["volumes"] = [f"postgres-data:{spec.postgres_data_mount}"]
     depends = _depends_on(name, spec)
@@ -147,7 +175,7 @@ def render(spec: StackSpec, facts: EngineFacts) -> dict[str, Any]:
     return {
         "name": spec.project,
         "services": {name: service(name, spec, facts) for name in spec.services},
-        "volumes": {"postgres-data": {}},
+        "volumes": {LITE_VOLUME if spec.lite else "postgres-data": {}},
     }
 
 

@@ -235,11 +235,11 @@ class ApplyResult:
 def apply(ctx: "Context", seeds: Seeds) -> ApplyResult:
     """Send the validated entries to the stack: one process, one transaction; a second apply changes nothing."""
     from . import engine
-    from .dags import SERVICE, result_of, tools_command, tools_failure
+    from .dags import result_of, tools_command, tools_failure
     from .lifecycle import require_running
 
-    require_running(ctx, SERVICE)
-    argv = engine.exec_command(ctx.stack, SERVICE, tools_command("settings-apply"))
+    require_running(ctx, ctx.spec.cli_service)
+    argv = engine.exec_command(ctx.stack, ctx.spec.cli_service, tools_command("settings-apply"))
     code, lines = engine.stream_lines(argv, input_text=json.dumps(seeds.as_payload()))
     raw = result_of(lines)
     if raw is None:
@@ -255,11 +255,12 @@ def apply(ctx: "Context", seeds: Seeds) -> ApplyResult:
 
 def read_stack(ctx: "Context") -> dict:
     from . import engine
-    from .dags import SERVICE, result_of, tools_command, tools_failure
+    from .dags import result_of, tools_command, tools_failure
     from .lifecycle import require_running
 
-    require_running(ctx, SERVICE)
-    code, lines = engine.stream_lines(engine.exec_command(ctx.stack, SERVICE, tools_command("settings-export")))
+    require_running(ctx, ctx.spec.cli_service)
+    argv = engine.exec_command(ctx.stack, ctx.spec.cli_service, tools_command("settings-export"))
+    code, lines = engine.stream_lines(argv)
     raw = result_of(lines)
     if raw is None:
         raise tools_failure("read the connections, pools and variables", code, lines)

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import base64
 import os
-import re
 import secrets
 from dataclasses import dataclass
 
+from . import dotenv
 from .errors import ProjectError
 
 
@@ -33,6 +33,8 @@ SETTINGS: tuple[Setting, ...] = (
             "AIRFLOW_IMAGE_NAME then names (empty: AIRFLOW_IMAGE_NAME is a stock image)"),
     Setting("AFC_ARCH", "auto", "CPU architecture of every service: auto (the engine's), amd64 or arm64 (--arch)"),
     Setting("AFC_EXECUTOR", "celery", "celery (Redis + Celery workers) or local (LocalExecutor) (--executor)"),
+    Setting("AFC_LITE", "false", "true: one Airflow container on SQLite in a named volume, no Postgres or Redis "
+            "(afc init --lite; needs AFC_EXECUTOR=local)"),
     Setting("AFC_WORKERS", "1", "number of Celery workers (--workers)"),
     Setting("AFC_WORKER_CONCURRENCY", "4", "task slots per Celery worker (Celery's default of 16 costs memory)"),
     Setting("AFC_WEB_WORKERS", "2", "processes of the webserver (2.x) or api-server (3.x)"),
@@ -63,8 +65,6 @@ SECRET_NAMES = tuple(s.name for s in SETTINGS if s.secret)
 # Variables a user may set in the environment to override `.env` (secrets only come from `.env`).
 ENV_OVERRIDABLE = tuple(s.name for s in SETTINGS if not s.secret and s.name.startswith("AFC_"))
 
-_LINE = re.compile(r"^(?:export\s+)?(?P<key>[A-Za-z_][A-Za-z0-9_]*)\s*=\s*(?P<value>.*)$")
-
 
 def generate_secret(name: str) -> str:
     if name == "AFC_FERNET_KEY":
@@ -73,28 +73,40 @@ def generate_secret(name: str) -> str:
     return secrets.token_urlsafe(24 if "PASSWORD" in name else 32)
 
 
-def parse_env_text(text: str, source: str = ".env") -> dict[str, str]:
-    """Parse `.env` text strictly: `KEY=value` lines, comments and blanks; anything else names its line."""
+def parse_env_text(text: str, source: str = ".env", environ: dict[str, str] | None = None) -> dict[str, str]:
+    """Parse `.env` text as docker compose does (see `dotenv`). afc's own settings get the value compose
+    reads, and one compose would interpolate (`$NAME`, `${…}`) is refused: the stack would silently get
+    another value than the one written. The user's own variables are kept as written, to be written back."""
     values: dict[str, str] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
+    for entry in dotenv.parse(text, source):
+        if entry.key not in BY_NAME:
+            if not entry.inherited:  # a bare name only repeats the environment, which compose reads anyway
+                values[entry.key] = entry.source
             continue
-        match = _LINE.match(line)
-        if not match:
-            raise ProjectError(f"{source} line {number} is not KEY=value: {_redact_line(raw)!r}",
-                               hint=f"fix or delete line {number} of {source} (comments start with '#')")
-        value = match["value"].strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
-        values[match["key"]] = value
+        if entry.inherited:
+            environ = os.environ if environ is None else environ
+            if entry.key in environ:
+                values[entry.key] = environ[entry.key]
+            continue
+        if entry.references:
+            raise ProjectError(interpolation_problem(entry, source), hint=interpolation_fix(entry))
+        values[entry.key] = entry.value
     return values
 
 
-def _redact_line(raw: str) -> str:
-    return raw if len(raw) <= 60 else raw[:57] + "..."
+def interpolation_problem(entry: "dotenv.Entry", source: str) -> str:
+    shown = "a '$' followed by a name" if BY_NAME[entry.key].secret else repr(entry.references[0])
+    return (f"{entry.key} on line {entry.line} of {source} contains {shown}: docker compose replaces it with "
+            f"another variable's value, so the stack would not get the value written there")
+
+
+def interpolation_fix(entry: "dotenv.Entry") -> str:
+    return (f"write the value in single quotes ({entry.key}='...': compose takes every character literally), "
+            f"or write each '$' as '$$'")
+
+
+def env_line(key: str, value: str) -> str:
+    return f"{key}={dotenv.quote(value)}"
 
 
 def format_env(values: dict[str, str]) -> str:
@@ -104,11 +116,11 @@ def format_env(values: dict[str, str]) -> str:
     for setting in SETTINGS:
         if setting.name in values:
             lines.append(f"# {setting.doc}")
-            lines.append(f"{setting.name}={values[setting.name]}")
+            lines.append(env_line(setting.name, values[setting.name]))
     extra = [k for k in values if k not in BY_NAME]
     if extra:
         lines += ["", "# Your own variables"]
-        lines += [f"{k}={values[k]}" for k in extra]
+        lines += [f"{k}={values[k]}" for k in extra]  # as the user wrote them (see parse_env_text)
     return "\n".join(lines) + "\n"
 
 

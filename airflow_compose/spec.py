@@ -11,6 +11,7 @@ from .errors import UsageError
 
 ARCHES = ("amd64", "arm64")
 EXECUTORS = ("celery", "local")
+LITE_SERVICE = "airflow"
 _UNAME_TO_GOARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
 
@@ -51,6 +52,7 @@ class StackSpec:
     postgres_db: str
     admin_user: str
     base: tags.ImageRef | None = None  # the apache/airflow image `afc build` built `image` on
+    lite: bool = False                 # one Airflow container on SQLite (AFC_LITE)
 
     @property
     def major(self) -> int:
@@ -58,15 +60,39 @@ class StackSpec:
 
     @property
     def celery(self) -> bool:
-        return self.executor == "celery"
+        return self.executor == "celery" and not self.lite
 
     @property
     def web_service(self) -> str:
+        """The service serving the web UI (and Airflow's health endpoint)."""
+        if self.lite:
+            return LITE_SERVICE
         return "api-server" if self.major >= 3 else "webserver"
+
+    @property
+    def cli_service(self) -> str:
+        """The service `afc airflow` and `afc shell` run in."""
+        return LITE_SERVICE if self.lite else "scheduler"
+
+    @property
+    def airflow_executor(self) -> str:
+        """Airflow's executor class. On SQLite Airflow 2 allows only the SequentialExecutor; Airflow 3 has no
+        SequentialExecutor and runs the LocalExecutor on SQLite (what `airflow standalone` does)."""
+        if self.celery:
+            return "CeleryExecutor"
+        return "SequentialExecutor" if self.lite and self.major < 3 else "LocalExecutor"
+
+    @property
+    def lite_components(self) -> tuple[str, ...]:
+        """The Airflow components the lite container runs side by side."""
+        web = ("api-server", "dag-processor") if self.major >= 3 else ("webserver",)
+        return ("scheduler",) + web + ("triggerer",)
 
     @property
     def services(self) -> tuple[str, ...]:
         """Service names in start order."""
+        if self.lite:
+            return ("init", LITE_SERVICE)
         names = ["postgres"] + (["redis"] if self.celery else []) + ["init", "scheduler"]
         names += ["api-server", "dag-processor"] if self.major >= 3 else ["webserver"]
         names.append("triggerer")
@@ -145,10 +171,25 @@ def default_uid() -> int:
     return 50000 if uid == 0 else uid
 
 
+def check_combinations(values: dict[str, str]) -> None:
+    """Settings that contradict each other are refused rather than silently ignored."""
+    if _choice(values, "AFC_EXECUTOR", EXECUTORS, "--executor / AFC_EXECUTOR") == "local":
+        local = "AFC_EXECUTOR=local (the LocalExecutor runs tasks in the scheduler: no Celery, no Redis)"
+        if _bool(values, "AFC_FLOWER", "--flower / AFC_FLOWER"):
+            raise UsageError(f"AFC_FLOWER=true needs Celery, but {local}",
+                             hint="use --no-flower (AFC_FLOWER=false), or --executor celery to run Flower")
+        if values.get("AFC_WORKERS", "1").strip() not in ("", "1"):
+            raise UsageError(f"AFC_WORKERS={values['AFC_WORKERS']} asks for Celery workers, but {local}",
+                             hint="leave AFC_WORKERS at 1 (--workers 1), or use --executor celery")
+        if values.get("AFC_REDIS_PORT", ""):
+            raise UsageError(f"AFC_REDIS_PORT={values['AFC_REDIS_PORT']} publishes Redis, but {local}",
+                             hint="leave AFC_REDIS_PORT empty, or use --executor celery")
+
+
 def build_spec(values: dict[str, str], facts: EngineFacts) -> StackSpec:
     """Validate effective settings into a StackSpec; every error names the variable or flag and the fix."""
-    image = tags.split_image(values["AIRFLOW_IMAGE_NAME"])
-    base = tags.split_image(values["AFC_BASE_IMAGE"]) if values.get("AFC_BASE_IMAGE") else None
+    image = tags.split_image(values["AIRFLOW_IMAGE_NAME"], "AIRFLOW_IMAGE_NAME")
+    base = tags.split_image(values["AFC_BASE_IMAGE"], "AFC_BASE_IMAGE") if values.get("AFC_BASE_IMAGE") else None
     tag = tags.parse_tag((base or image).tag)
     executor = _choice(values, "AFC_EXECUTOR", EXECUTORS, "--executor / AFC_EXECUTOR")
     arch_choice = _choice(values, "AFC_ARCH", ("auto",) + ARCHES, "--arch / AFC_ARCH")
@@ -162,6 +203,10 @@ def build_spec(values: dict[str, str], facts: EngineFacts) -> StackSpec:
     if missing and not tag.slim and base is None:
         reason, fix = tags.missing_provider_problem(tag, missing)
         raise UsageError(f"{reason} (image '{image.text}')", hint=fix)
+    lite = _bool(values, "AFC_LITE", "--lite / AFC_LITE")
+    if lite and executor == "celery":
+        raise UsageError("AFC_LITE=true runs no Celery (no Redis, no workers), but AFC_EXECUTOR=celery",
+                         hint="set AFC_EXECUTOR=local in .env (afc init --lite writes it), or AFC_LITE=false")
     host = values.get("AFC_HOST", "127.0.0.1")
     try:
         ipaddress.ip_address(host)
@@ -192,14 +237,15 @@ def build_spec(values: dict[str, str], facts: EngineFacts) -> StackSpec:
         flower_port=_int(values, "AFC_FLOWER_PORT", 1, 65535, "AFC_FLOWER_PORT"),
         postgres_port=_port(values, "AFC_POSTGRES_PORT", "AFC_POSTGRES_PORT"),
         redis_port=_port(values, "AFC_REDIS_PORT", "AFC_REDIS_PORT"),
-        postgres_image=values["AFC_POSTGRES_IMAGE"],
-        redis_image=values["AFC_REDIS_IMAGE"],
+        postgres_image=tags.check_service_image(values["AFC_POSTGRES_IMAGE"], "AFC_POSTGRES_IMAGE"),
+        redis_image=tags.check_service_image(values["AFC_REDIS_IMAGE"], "AFC_REDIS_IMAGE"),
         examples=_bool(values, "AFC_EXAMPLES", "--examples / AFC_EXAMPLES"),
         airflow_uid=uid,
         postgres_user=values["AFC_POSTGRES_USER"],
         postgres_db=values["AFC_POSTGRES_DB"],
         admin_user=values["_AIRFLOW_WWW_USER_USERNAME"],
         base=base,
+        lite=lite,
     )
     ports = [(spec.port, "AFC_PORT")]
     if spec.flower and spec.celery:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 from urllib.parse import quote
 
-from . import engine, render
+from . import engine, pull, render
 from .errors import EnvironmentProblem, StackError, UsageError
 from .health import Failure, ServiceRow, Verdict
 from .project import Project, find_project
@@ -507,7 +507,8 @@ def _write_phase(folder: Path, phase: str, document: dict[str, Any]) -> str:
 def deploy(ctx: SwarmContext, *, timeout: float, image: str | None = None, routing_mesh: bool = False,
            registry_auth: bool = False, on_update: Callable[[Verdict, float], None] = lambda verdict, elapsed: None,
            on_phase: Callable[[str], None] = lambda text: None,
-           on_build_output: Callable[[str], None] | None = None) -> DeployResult:
+           on_build_output: Callable[[str], None] | None = None,
+           on_pull: Callable[[engine.PullProgress], None] = lambda event: None) -> DeployResult:
     """Build the image with the DAGs baked in (unless `image` is given), create the secrets, then deploy
     in three phases, each waited for: databases healthy, init completed, Airflow healthy."""
     import tempfile
@@ -519,10 +520,17 @@ def deploy(ctx: SwarmContext, *, timeout: float, image: str | None = None, routi
     _check_ports(ctx, existing)
     phases: dict[str, float] = {}
     built = False
+    # this node pulls what it lacks before anything is created (the build pulls its own base)
+    images = pull.stack_images(ctx.spec, [name for name in pull.DATA_IMAGES if name in ctx.spec.services])
+    if image is not None:
+        images[image] = "--image"
+    step = time.monotonic()
+    if pull.pull_missing(images, on_pull).pulled:
+        phases["pull"] = time.monotonic() - step
     if image is None:
         on_phase("building the image with the project's DAGs")
         step = time.monotonic()
-        result = build_image(ctx, on_build_output)
+        result = build_image(ctx, on_build_output, on_pull)
         image, built = result.image, result.built
         phases["build"] = time.monotonic() - step
     have = set(ctx.stack.secrets())
@@ -556,12 +564,14 @@ def deploy(ctx: SwarmContext, *, timeout: float, image: str | None = None, routi
                         tuple(deploy_warnings(ctx.spec, routing_mesh)), tuple(created), removed, status(ctx))
 
 
-def build_image(ctx: SwarmContext, on_output: Callable[[str], None] | None = None):
+def build_image(ctx: SwarmContext, on_output: Callable[[str], None] | None = None,
+                on_pull: Callable[[engine.PullProgress], None] = lambda event: None):
     """The project's image with dags/ and plugins/ baked in (`afc build`'s machinery; `.env` is left as it
     is): a BuildResult with `image`, `built` and `seconds`. Unchanged inputs reuse the image."""
     from . import build
 
-    return build.build(ctx.project, bake_dags=True, switch=False, on_output=on_output or (lambda line: None))
+    return build.build(ctx.project, bake_dags=True, switch=False, on_output=on_output or (lambda line: None),
+                       on_pull=on_pull)
 
 
 def _check_ports(ctx: SwarmContext, existing: Snapshot) -> None:

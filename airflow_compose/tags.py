@@ -172,27 +172,79 @@ def parse_tag(text: str) -> Tag:
 
 @dataclass(frozen=True)
 class ImageRef:
-    """An image reference split into repository and tag (``registry:5000/apache/airflow:2.10.4``)."""
+    """An image reference split into repository, tag and optional digest
+    (``registry:5000/apache/airflow:2.10.4@sha256:…``)."""
 
     repository: str
     tag: str
+    digest: str = ""  # "sha256:<hex>": pins the exact image; the tag still names the release
 
     @property
     def text(self) -> str:
-        return f"{self.repository}:{self.tag}"
+        return f"{self.repository}:{self.tag}" + (f"@{self.digest}" if self.digest else "")
 
 
-def split_image(reference: str) -> ImageRef:
+_HOST = re.compile(r"^[a-zA-Z0-9.-]+(?::[0-9]+)?$")
+_PATH = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+_TAG_TEXT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$")
+EXAMPLE_DIGEST = "sha256:" + "0" * 8 + "…"
+
+
+def parse_reference(reference: str, what: str = "image") -> tuple[str, str, str]:
+    """(repository, tag, digest) of a Docker image reference, validated as docker does; tag or digest may be ''."""
     ref = reference.strip()
-    if "@" in ref:
-        raise UsageError(f"image '{reference}' is pinned by digest; afc needs the tag to know the version",
-                         hint="use REPOSITORY:TAG, e.g. apache/airflow:" + DEFAULT_TAG)
-    slash = ref.rfind("/")
-    colon = ref.rfind(":")
-    if colon <= slash or not ref[:colon] or not ref[colon + 1:]:
-        raise UsageError(f"image '{reference}' has no tag",
+    name, _, digest = ref.partition("@")
+    if "@" in ref and not _DIGEST.match(digest):
+        raise UsageError(f"{what} '{reference}' has an invalid digest '{digest}'",
+                         hint=f"a digest looks like sha256:<64 hex digits>, e.g. {OFFICIAL_REPOSITORY}:{DEFAULT_TAG}"
+                              f"@{EXAMPLE_DIGEST}")
+    slash, colon = name.rfind("/"), name.rfind(":")
+    repository, tag = (name[:colon], name[colon + 1:]) if colon > slash else (name, "")
+    if not _valid_repository(repository):
+        raise UsageError(f"{what} '{reference}': repository '{repository}' is not valid",
+                         hint="use lower-case letters, digits, '.', '_', '-' and '/' (a registry may add host:port/)")
+    if tag and not _TAG_TEXT.match(tag):
+        raise UsageError(f"{what} '{reference}': tag '{tag}' is not valid",
+                         hint="a tag is letters, digits, '_', '.' and '-', at most 128, not starting with '.' or '-'")
+    return repository, tag, digest
+
+
+def _valid_repository(repository: str) -> bool:
+    first, _, rest = repository.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):  # docker's rule for a registry host
+        return bool(_HOST.match(first) and _PATH.match(rest))
+    return bool(_PATH.match(repository))
+
+
+def split_image(reference: str, what: str = "image") -> ImageRef:
+    """An Airflow image reference: it needs a tag (which names the release); a digest may pin it as well."""
+    repository, tag, digest = parse_reference(reference, what)
+    if not tag and digest:
+        raise UsageError(f"{what} '{reference}' is pinned by digest only; afc needs the tag to know the Airflow "
+                         f"version",
+                         hint=f"give both, REPOSITORY:TAG@DIGEST (the tag names the release, the digest pins the "
+                              f"image), e.g. {repository}:{DEFAULT_TAG}@{digest}")
+    if not tag:
+        raise UsageError(f"{what} '{reference}' has no tag",
                          hint="give REPOSITORY:TAG, e.g. apache/airflow:" + DEFAULT_TAG)
-    if not re.match(r"^[a-z0-9][a-z0-9._/:-]*$", ref[:colon]):
-        raise UsageError(f"image repository '{ref[:colon]}' is not valid",
-                         hint="use lower-case letters, digits, '.', '_', '-', '/' (and host:port)")
-    return ImageRef(ref[:colon], ref[colon + 1:])
+    return ImageRef(repository, tag, digest)
+
+
+def check_service_image(reference: str, setting: str) -> str:
+    """Any valid image reference (Postgres, Redis, a swarm --image): a missing tag means latest, a digest
+    alone is fine."""
+    if not reference.strip():
+        raise UsageError(f"{setting} is empty", hint=f"set {setting} to an image, e.g. postgres:16")
+    parse_reference(reference, setting)
+    return reference.strip()
+
+
+def pinned_reference(reference: str, what: str = "image") -> str:
+    """An image to deploy as given (swarm --image): a tag or a digest, or both; never an implicit latest."""
+    repository, tag, digest = parse_reference(reference, what)
+    if not tag and not digest:
+        raise UsageError(f"{what} '{reference}' has no tag",
+                         hint=f"give REPOSITORY:TAG or REPOSITORY@DIGEST, e.g. {repository}:1 or {repository}@"
+                              f"{EXAMPLE_DIGEST}")
+    return reference.strip()

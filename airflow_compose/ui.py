@@ -87,8 +87,10 @@ def show_init(result) -> None:
     spec = result.spec
     verb = "re-rendered" if not result.created or ".env" not in result.created else "created"
     success(f"{verb} project '{spec.project}' in {result.root}")
-    info(f"  Airflow {spec.tag.version} (Python {spec.tag.python}) from {spec.image.text}, {spec.executor} "
-         f"executor" + (f", {spec.workers} worker(s)" if spec.celery else "") + f", linux/{spec.arch}")
+    executor = (f"lite: one container on SQLite, {spec.airflow_executor}" if spec.lite else
+                f"{spec.executor} executor" + (f", {spec.workers} worker(s)" if spec.celery else ""))
+    info(f"  Airflow {spec.tag.version} (Python {spec.tag.python}) from {spec.image.text}, {executor}, "
+         f"linux/{spec.arch}")
     info(f"  services: {', '.join(spec.services)}")
     if result.kept_secrets:
         info("  kept the existing secrets in .env")
@@ -122,13 +124,84 @@ def _status_rows(rows) -> list[list[str]]:
              _uptime(r.uptime)] for r in rows]
 
 
+class PullView:
+    """Image pulls: a progress bar per image (layers in place / layers) on a terminal, one line per image
+    elsewhere. Standalone it runs its own live display while pulls are under way; LiveStatus embeds it."""
+
+    def __init__(self, embedded: bool = False):
+        self.embedded = embedded
+        self.progress = None
+        self.live = None
+        self.tasks: dict[str, Any] = {}
+        self.began: dict[str, float] = {}
+        self.ended: set[str] = set()
+
+    def __enter__(self) -> "PullView":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop()
+
+    def update(self, event) -> None:
+        import time
+
+        self.began.setdefault(event.reference, time.monotonic())
+        if event.finished:
+            if event.reference in self.ended:
+                return
+            self.ended.add(event.reference)
+        if interactive():
+            self._bar(event)
+        elif event.finished:
+            seconds = time.monotonic() - self.began[event.reference]
+            if event.error:
+                info(f"could not pull {event.reference}: {event.error}")
+            else:
+                info(f"pulled {event.reference} ({event.layers} layers) in {seconds:.1f}s")
+
+    def _bar(self, event) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        if self.progress is None:
+            self.progress = Progress(TextColumn("pulling {task.fields[reference]}"), BarColumn(),
+                                     TextColumn("{task.completed:.0f}/{task.total:.0f} layers"),
+                                     TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console())
+            if not self.embedded:
+                from rich.live import Live
+
+                self.live = Live(self.progress, console=console(), refresh_per_second=4, transient=False)
+                self.live.__enter__()
+        if event.reference not in self.tasks:
+            self.tasks[event.reference] = self.progress.add_task("", reference=event.reference, status="", total=1)
+        status = f"[red]{_escape(event.error)}[/red]" if event.error else \
+            "[green]pulled[/green]" if event.finished else _escape(event.status)
+        self.progress.update(self.tasks[event.reference], completed=event.done, total=max(event.layers, 1),
+                             status=status)
+        if event.finished:
+            self.progress.stop_task(self.tasks[event.reference])
+        if self.live is not None and len(self.ended) == len(self.tasks):
+            self._stop()  # every pull ended: what comes next prints below the bars
+
+    def _stop(self) -> None:
+        if self.live is not None:
+            self.live.__exit__(None, None, None)
+            self.live = None
+
+
 class LiveStatus:
-    """The view while waiting: a live table on a terminal, one plain line per change elsewhere."""
+    """The view while waiting: a live table on a terminal, one plain line per change elsewhere; image pulls
+    before it (`pull`) as a PullView above the table."""
 
     def __init__(self, title: str):
         self.title = title
         self.live = None
         self.seen: dict[str, tuple] = {}
+        self.pulls = PullView(embedded=True)
+
+    def pull(self, event) -> None:
+        self.pulls.update(event)
+        if self.live is not None and self.pulls.progress is not None:
+            self.live.update(self.pulls.progress)
 
     def __enter__(self) -> "LiveStatus":
         if interactive():
@@ -153,7 +226,12 @@ class LiveStatus:
                 colour = "green" if row.ok else ("red" if row.health == "unhealthy" else "yellow")
                 grid.add_row(row.service, f"{row.ready}/{row.wanted}", row.state,
                              f"[{colour}]{_escape(row.health or '-')}[/{colour}]", f"{elapsed:.0f}s")
-            self.live.update(grid)
+            if self.pulls.progress is not None:
+                from rich.console import Group
+
+                self.live.update(Group(self.pulls.progress, grid))
+            else:
+                self.live.update(grid)
             return
         for row in verdict.rows:
             key = (row.state, row.health, row.ready)
@@ -169,7 +247,9 @@ def show_up(result) -> None:
     elif not result.waited:
         success(f"started stack '{spec.project}' without waiting (`afc status` shows its health)")
     else:
-        success(f"stack '{spec.project}' is healthy after {result.elapsed:.1f}s")
+        pulled = result.pulled.pulled if result.pulled else ()
+        success(f"stack '{spec.project}' is healthy after {result.elapsed:.1f}s" +
+                (f" (after pulling {len(pulled)} image(s) in {result.pulled.seconds:.1f}s)" if pulled else ""))
     info(f"  Airflow UI: {result.url}")
     info(f"  user: {result.admin_user}; password: {result.password_hint}")
 
@@ -588,3 +668,40 @@ def show_stacks(rows, as_json_output: bool) -> None:
     else:
         table(None, ["PROJECT", "FOLDER", "AIRFLOW", "STATE", "HEALTH", "URL"],
               [[r.project, r.folder or "-", r.version, r.state, r.health, r.url] for r in rows])
+
+
+def show_audit(result, as_json_output: bool) -> int:
+    """`afc audit`: each finding with its remedy, what was compared, the base system as facts; the exit code."""
+    if as_json_output:
+        as_json(result.as_dict())
+        return result.exit_code
+    out = console(stderr=False)
+    out.print(f"{result.image}: Airflow {result.airflow_version}, {result.packages} Python packages, "
+              f"{result.audited} audited against {result.service}", markup=False)
+    for release in result.releases:
+        known = "constraints from " + release.source if release.pins is not None else release.source
+        out.print(f"  compared with Airflow {release.version}: {known}", markup=False)
+    if not result.releases:
+        out.print("  no newer Airflow release to compare with", markup=False)
+    if result.findings:
+        rows = [[f.package, f.version, f.vuln_id + (f" ({', '.join(a for a in f.aliases if a.startswith('CVE'))})"
+                                                     if any(a.startswith("CVE") for a in f.aliases) else ""),
+                 ", ".join(f.fix_versions) or "-", f.remedy] for f in result.findings]
+        table(None, ["PACKAGE", "VERSION", "VULNERABILITY", "FIXED IN", "REMEDY"], rows)
+        for finding in result.findings:
+            out.print(f"- {finding.package} {finding.version} {finding.vuln_id}: {finding.advice}", markup=False)
+    else:
+        out.print("no known vulnerabilities in the audited Python packages", markup=False)
+    for name, reason in result.skipped:
+        out.print(f"  not audited: {name}: {reason}", markup=False)
+    if result.not_pinned:
+        out.print(f"  not audited (no name==version): {', '.join(result.not_pinned)}", markup=False)
+    system = result.system
+    out.print(f"base system: {system.base}, {len(system.debian_packages)} Debian packages (listed with --json; "
+              f"not checked for vulnerabilities: pip-audit reads Python packages only)", markup=False)
+    for note in result.notes:
+        out.print(f"note: {note}", markup=False)
+    failing = result.failing
+    if failing:
+        warn(f"{len(failing)} finding(s) remain (--fail-on {result.fail_on})")
+    return result.exit_code

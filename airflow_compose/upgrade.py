@@ -90,7 +90,7 @@ def plan_upgrade(project: Project, to: str) -> UpgradePlan:
     new_values = dict(values, AIRFLOW_IMAGE_NAME=target.text)
     target_spec = build_spec(new_values, facts)  # a slim target is refused here, with the fix
     notes = list(target_tag.warnings())
-    if target_tag.major > current_tag.major:
+    if target_tag.major > current_tag.major and not current_spec.lite:
         notes.append(f"Airflow {target_tag.major}: webserver is replaced by api-server + dag-processor; "
                      f"check your DAGs for {target_tag.major}.x changes before relying on the upgrade")
     notes.append("the metadata database is backed up first; init then runs `airflow db migrate`")
@@ -163,7 +163,8 @@ def backup_database(ctx, label: str) -> Path:
     if callable(shared):  # afc backup's own function: one format, one place, restorable by `afc restore`
         folder.mkdir(mode=0o700, exist_ok=True)
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        return Path(shared(ctx, folder / f"{ctx.spec.project}-{label}-{stamp}.dump").path)
+        suffix = ".sqlite" if ctx.spec.lite else ".dump"
+        return Path(shared(ctx, folder / f"{ctx.spec.project}-{label}-{stamp}{suffix}").path)
     return _dump_database(ctx, folder, label)
 
 
@@ -185,8 +186,9 @@ def _ensure_postgres(ctx, timeout: float) -> None:
 
 # --- the upgrade ------------------------------------------------------------------------------------------
 
-def run_upgrade(plan: UpgradePlan, timeout: float, on_update: Callable) -> UpgradeResult:
-    from . import lifecycle
+def run_upgrade(plan: UpgradePlan, timeout: float, on_update: Callable,
+                on_pull: Callable = lambda event: None) -> UpgradeResult:
+    from . import lifecycle, pull
 
     timings: dict[str, float] = {}
 
@@ -196,7 +198,7 @@ def run_upgrade(plan: UpgradePlan, timeout: float, on_update: Callable) -> Upgra
     ctx = lifecycle.Context.load(plan.root)
     began = time.monotonic()
     try:
-        engine.ensure_image(plan.target.text)
+        pull.pull_missing({plan.target.text: "--to"}, on_pull, outcome="nothing was changed")
     except StackError as error:
         raise StackError(f"the image {plan.target.text} is not available locally and cannot be pulled; nothing was "
                          f"changed", hint="check the tag and your registry access (`docker pull "
@@ -204,7 +206,8 @@ def run_upgrade(plan: UpgradePlan, timeout: float, on_update: Callable) -> Upgra
                          details=error.details or error.message) from None
     timed("image", began)
     began = time.monotonic()
-    _ensure_postgres(ctx, timeout)
+    if not ctx.spec.lite:  # the lite stack's backup needs no running service
+        _ensure_postgres(ctx, timeout)
     backup = backup_database(ctx, f"before-{plan.target_tag.version}")
     timed("backup", began)
 
@@ -224,7 +227,7 @@ def run_upgrade(plan: UpgradePlan, timeout: float, on_update: Callable) -> Upgra
         write_atomically(ctx.project.env_path, settings.format_env(values), mode=0o600)
         fresh = lifecycle.Context.load(plan.root)
         lifecycle.sync_compose_file(fresh)
-        result = lifecycle.up(fresh, None, wait=True, timeout=timeout, on_update=on_update)
+        result = lifecycle.up(fresh, None, wait=True, timeout=timeout, on_update=on_update, on_pull=on_pull)
         timed("migrate+start", began)
     except BaseException as error:  # Ctrl-C included: never leave .env pointing at a half-done upgrade
         raise _roll_back(ctx, old_env_text, backup, error) from None

@@ -129,3 +129,31 @@ def test_conflicting_requirement_fails_with_pips_words(project):
     leftovers = docker("ps", "-aq", "--filter", "status=exited", "--filter", "ancestor=afc-standin/airflow:2.10.4-python3.11")
     assert not [c for c in leftovers.stdout.split()
                 if "pip install" in docker("inspect", "-f", "{{.Config.Cmd}}", c).stdout], "failed step removed"
+
+
+def test_slim_build_adds_the_providers_at_the_images_constraints(tmp_path):
+    """`afc build --slim` on the slim stand-in: the stack's provider comes back, at the version the base
+    image's own constraints pin (offline: its wheel downloaded on the host), and the image imports it."""
+    root = tmp_path / "bd-slim"
+    afc("init", str(root), *standin_flags("2.10.4"), "--executor", "local", "--port", str(PORT + 1), check=True)
+    pinned = docker("run", "--rm", "--entrypoint", "grep", "afc-standin/airflow:slim-2.10.4-python3.11",
+                    "-i", "^apache-airflow-providers-postgres==", "/home/airflow/constraints.txt").stdout.strip()
+    version = pinned.split("==")[1]
+    (root / "wheels").mkdir()
+    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+                    "--dest", str(root / "wheels"), pinned], check=True, timeout=300)
+    image = ""
+    try:
+        done, seconds = timed_build(root, "--slim")
+        assert done.returncode == 0, done.stderr
+        image = env_value(root, "AIRFLOW_IMAGE_NAME")
+        assert env_value(root, "AFC_BASE_IMAGE") == "afc-standin/airflow:slim-2.10.4-python3.11"
+        assert "--constraint /home/airflow/constraints.txt" in (root / "Dockerfile").read_text()
+        probe = docker("run", "--rm", "--entrypoint", "python", image, "-c",
+                       "import importlib.metadata as m, airflow.providers.postgres; "
+                       "print(m.version('apache-airflow-providers-postgres'))")
+        assert probe.stdout.strip() == version
+        print(f"\n[bd-slim] afc build --slim: {seconds:.1f}s, postgres provider {version}")
+    finally:
+        if image:
+            docker("image", "rm", image, check=False)

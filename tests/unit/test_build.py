@@ -1,15 +1,12 @@
 """`afc build` without Docker: planning, the rendered Dockerfile, the content hash, failures, and a project
 that runs a built image (spec, images, upgrade, init --force)."""
-import os
-import subprocess
-import sys
-
 import pytest
 
 from airflow_compose import build, engine, settings
 from airflow_compose.errors import ProjectError, UsageError
 from airflow_compose.project import Project
 from airflow_compose.spec import EngineFacts, build_spec
+from tests.helpers import run_afc
 
 FACTS = EngineFacts(arch="amd64", start_interval=False)
 
@@ -173,13 +170,6 @@ def test_a_built_image_takes_its_release_from_the_base(tmp_path):
     assert spec.web_service == "api-server"
     again = plan(project, values, extras="http")
     assert again.base.text == "apache/airflow:slim-3.3.2-python3.12", "rebuilds start from the recorded base"
-
-
-def run_afc(*args):
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("AFC_")}
-    environ.update(DOCKER_HOST="unix:///nonexistent.sock", NO_COLOR="1")
-    return subprocess.run([sys.executable, "-m", "airflow_compose", *args], env=environ, capture_output=True,
-                          text=True, timeout=60, stdin=subprocess.DEVNULL)
 
 
 def test_built_projects_upgrade_by_rebuilding_and_init_force_tag_drops_the_base(tmp_path):

@@ -1,27 +1,26 @@
-"""`afc init` and `afc config` through the real command line (no Docker: DOCKER_HOST points nowhere)."""
-import os
+"""`afc init` and `afc config` through the command line's entry point, in this process (no Docker: DOCKER_HOST
+points nowhere); the help and a refusal also through a real process."""
 import stat
-import subprocess
-import sys
 
 import pytest
 
-
-def afc(*args, cwd=None, env=None):
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("AFC_")}
-    environ.update(DOCKER_HOST="unix:///nonexistent/docker.sock", NO_COLOR="1", **(env or {}))
-    return subprocess.run([sys.executable, "-m", "airflow_compose", *args], cwd=cwd, env=environ,
-                          capture_output=True, text=True, timeout=60)
+from tests.helpers import NO_ENGINE, afc, run_afc
 
 
-def test_version_and_help():
+def test_version_and_the_help_of_the_real_entry_point():
     from airflow_compose import __version__
-    assert afc("--version").stdout.strip() == f"afc {__version__}"
+    assert run_afc("--version").stdout.strip() == f"afc {__version__}"
     assert "init" in afc("--help").stdout
 
 
+def test_the_real_entry_point_refuses_bad_input_without_a_traceback(tmp_path):
+    done = afc("init", str(tmp_path / "new"), "--tag", "2.10", env=NO_ENGINE)
+    assert done.returncode == 2 and "not an apache/airflow image tag" in done.stderr and "fix:" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "new").exists()
+
+
 def test_init_creates_a_private_project(tmp_path):
-    done = afc("init", str(tmp_path / "p"), "--tag", "2.10.4-python3.11", "--executor", "local")
+    done = run_afc("init", str(tmp_path / "p"), "--tag", "2.10.4-python3.11", "--executor", "local")
     assert done.returncode == 0, done.stderr
     root = tmp_path / "p"
     for folder in ("dags", "logs", "plugins", "config"):
@@ -36,14 +35,14 @@ def test_init_creates_a_private_project(tmp_path):
 
 
 def test_init_refuses_an_existing_project_and_force_keeps_secrets(tmp_path):
-    assert afc("init", str(tmp_path)).returncode == 0
+    assert run_afc("init", str(tmp_path)).returncode == 0
     before = (tmp_path / ".env").read_text()
     (tmp_path / "dags" / "mine.py").write_text("# user file\n")
     (tmp_path / "compose.override.yaml").write_text("services: {}\n")
-    refused = afc("init", str(tmp_path), "--workers", "2")
+    refused = run_afc("init", str(tmp_path), "--workers", "2")
     assert refused.returncode == 3 and "already holds an afc project" in refused.stderr and "--force" in refused.stderr
     assert (tmp_path / ".env").read_text() == before
-    forced = afc("init", str(tmp_path), "--workers", "2", "--force")
+    forced = run_afc("init", str(tmp_path), "--workers", "2", "--force")
     assert forced.returncode == 0, forced.stderr
     after = (tmp_path / ".env").read_text()
     for line in before.splitlines():
@@ -67,7 +66,7 @@ def test_init_refuses_an_existing_project_and_force_keeps_secrets(tmp_path):
 ])
 def test_bad_input_fails_cleanly_and_writes_nothing(tmp_path, args, words):
     target = tmp_path / "new"
-    done = afc("init", str(target), *args)
+    done = run_afc("init", str(target), *args)
     assert done.returncode == 2, done.stderr
     assert words in done.stderr and "fix:" in done.stderr
     assert "Traceback" not in done.stderr
@@ -75,71 +74,71 @@ def test_bad_input_fails_cleanly_and_writes_nothing(tmp_path, args, words):
 
 
 def test_environment_variables_set_options(tmp_path):
-    done = afc("init", str(tmp_path), env={"AFC_WORKERS": "3", "AFC_TAG": "2.10.4-python3.12"})
+    done = run_afc("init", str(tmp_path), env={"AFC_WORKERS": "3", "AFC_TAG": "2.10.4-python3.12"})
     assert done.returncode == 0, done.stderr
     env = (tmp_path / ".env").read_text()
     assert "AFC_WORKERS=3" in env and "apache/airflow:2.10.4-python3.12" in env
 
 
 def test_config_is_byte_identical_and_hides_secrets(tmp_path):
-    afc("init", str(tmp_path))
-    shown = afc("config", cwd=tmp_path)
+    run_afc("init", str(tmp_path))
+    shown = run_afc("config", cwd=tmp_path)
     assert shown.returncode == 0
     assert shown.stdout == (tmp_path / "compose.yaml").read_text()
     secrets = [line.split("=", 1)[1] for line in (tmp_path / ".env").read_text().splitlines()
                if line.split("=")[0] in ("AFC_FERNET_KEY", "AFC_POSTGRES_PASSWORD")]
     assert all(s not in shown.stdout for s in secrets)
-    revealed = afc("config", "--show-secrets", cwd=tmp_path).stdout
+    revealed = run_afc("config", "--show-secrets", cwd=tmp_path).stdout
     assert all(s in revealed for s in secrets)
     out = tmp_path / "copy.yaml"
-    assert afc("config", "--output", str(out), cwd=tmp_path).returncode == 0
+    assert run_afc("config", "--output", str(out), cwd=tmp_path).returncode == 0
     assert out.read_text() == shown.stdout
 
 
 def test_config_check_names_what_is_wrong(tmp_path):
-    afc("init", str(tmp_path))
+    run_afc("init", str(tmp_path))
     env_path = tmp_path / ".env"
     env_path.write_text(env_path.read_text() + "AFC_WORKERS=2\n")
-    stale = afc("config", "--check", cwd=tmp_path)
+    stale = run_afc("config", "--check", cwd=tmp_path)
     assert stale.returncode == 3 and "compose.yaml is not what .env describes" in stale.stderr
     env_path.write_text(env_path.read_text() + "garbage here\n")
-    garbage = afc("config", "--check", cwd=tmp_path)
+    garbage = run_afc("config", "--check", cwd=tmp_path)
     number = len(env_path.read_text().splitlines())
     assert garbage.returncode == 3 and f"line {number}" in garbage.stderr
 
 
 def test_missing_secret_is_reported(tmp_path):
-    afc("init", str(tmp_path))
+    run_afc("init", str(tmp_path))
     env_path = tmp_path / ".env"
     env_path.write_text("\n".join(l for l in env_path.read_text().splitlines() if not l.startswith("AFC_FERNET_KEY=")))
-    done = afc("config", cwd=tmp_path)
+    done = run_afc("config", cwd=tmp_path)
     assert done.returncode == 3 and "missing secret(s): AFC_FERNET_KEY" in done.stderr and "init --force" in done.stderr
 
 
 def test_commands_outside_a_project(tmp_path):
-    done = afc("config", cwd=tmp_path)
+    done = run_afc("config", cwd=tmp_path)
     assert done.returncode == 3 and "is not an afc project" in done.stderr and "afc init" in done.stderr
 
 
 def test_unknown_setting_in_env(tmp_path):
-    afc("init", str(tmp_path))
+    run_afc("init", str(tmp_path))
     (tmp_path / ".env").write_text((tmp_path / ".env").read_text() + "AFC_WORKRS=2\n")
-    done = afc("config", cwd=tmp_path)
+    done = run_afc("config", cwd=tmp_path)
     assert done.returncode == 3 and "AFC_WORKRS" in done.stderr
 
 
 @pytest.mark.parametrize("command", [["logs", "schedulr"], ["restart", "webserver"], ["shell", "nosuch"]])
 def test_unknown_service_names_list_the_valid_ones(tmp_path, command):
-    afc("init", str(tmp_path))  # a 3.x project: no webserver
-    done = afc(*command, cwd=tmp_path)
+    run_afc("init", str(tmp_path))  # a 3.x project: no webserver
+    done = run_afc(*command, cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     assert f"unknown service '{command[1]}'" in done.stderr
     assert "api-server" in done.stderr and "scheduler" in done.stderr
 
 
 def test_down_volumes_refuses_without_yes_off_a_terminal(tmp_path):
-    afc("init", str(tmp_path))
-    done = afc("down", "--volumes", cwd=tmp_path)
+    run_afc("init", str(tmp_path))
+    done = run_afc("down", "--volumes", cwd=tmp_path)
     assert done.returncode == 2 and "--yes" in done.stderr
 
 
@@ -152,9 +151,9 @@ def test_key_error_line_picks_the_cause():
 
 
 def test_exposing_ports_warns_and_default_binds_loopback(tmp_path):
-    exposed = afc("init", str(tmp_path / "open"), "--host", "0.0.0.0")
+    exposed = run_afc("init", str(tmp_path / "open"), "--host", "0.0.0.0")
     assert exposed.returncode == 0 and "reachable from other machines" in exposed.stderr
     assert "0.0.0.0:8080:8080" in (tmp_path / "open" / "compose.yaml").read_text()
-    closed = afc("init", str(tmp_path / "closed"))
+    closed = run_afc("init", str(tmp_path / "closed"))
     assert "reachable from other machines" not in closed.stderr
     assert "127.0.0.1:8080:8080" in (tmp_path / "closed" / "compose.yaml").read_text()

@@ -1,37 +1,22 @@
 """`afc export helm`: values for the official apache-airflow chart (validated against its values schema,
 chart 1.20.0-dev / appVersion 3.1.7) and the Secret manifests; the command through the real CLI, no Docker."""
-import functools
 import json
 import stat
-from pathlib import Path
 
 import pytest
-import yaml
 
 from airflow_compose import helm, settings
 from airflow_compose.errors import UsageError
 from airflow_compose.spec import EngineFacts, build_spec
-from tests.helpers import afc
+from tests import helpers
+from tests.helpers import DATA, VERSIONS, assert_valid, load_yaml, load_yaml_documents, run_afc, schema_validator
 
-SCHEMA = Path(__file__).parents[2].parent / "shared" / "schemas" / "airflow-helm-chart-values.schema.json"
-VERSIONS = {"2.10.4": "apache/airflow:2.10.4-python3.12", "3.3.2": "apache/airflow:3.3.2-python3.12"}
+SCHEMA = "airflow-helm-chart-values.schema.json"
 MATRIX = [(v, e) for v in VERSIONS for e in ("celery", "local")]
-NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent.sock"}
-
-
-@functools.lru_cache(maxsize=1)
-def validator():
-    import jsonschema
-
-    return jsonschema.Draft7Validator(json.loads(SCHEMA.read_text()))  # 730 kB: loaded once per module
 
 
 def values(**overrides):
-    merged = settings.effective({}, {}, None)
-    merged.update({name: f"s3cr3t-{name.lower()}-value" for name in settings.SECRET_NAMES})
-    merged.update(AFC_PROJECT_NAME="demo", AIRFLOW_UID="1000")
-    merged.update(overrides)
-    return merged
+    return helpers.values("s3cr3t-{}-value", **overrides)
 
 
 def exported(version, executor, **extra):
@@ -41,11 +26,11 @@ def exported(version, executor, **extra):
 
 
 def loaded_values(result):
-    return yaml.safe_load(helm.values_text(result))
+    return load_yaml(helm.values_text(result))
 
 
 def test_schema_is_the_chart_1_20_values_schema():
-    schema = json.loads(SCHEMA.read_text())
+    schema = json.loads((DATA / SCHEMA).read_text())
     assert schema["$schema"] == "http://json-schema.org/draft-07/schema"
     assert schema["properties"]["airflowVersion"]["default"] == "3.1.7"
     assert "celery" in schema["properties"]["workers"]["properties"]  # the 1.20 worker layout
@@ -55,8 +40,7 @@ def test_schema_is_the_chart_1_20_values_schema():
 @pytest.mark.parametrize("flower", ["true", "false"])
 def test_values_are_valid_against_the_chart_schema(version, executor, flower):
     _spec, _vals, result = exported(version, executor, AFC_FLOWER=flower, AFC_WORKERS="3", AFC_EXAMPLES="true")
-    errors = sorted(validator().iter_errors(loaded_values(result)), key=str)
-    assert not errors, f"{errors[0].json_path}: {errors[0].message}"
+    assert_valid(SCHEMA, loaded_values(result))
 
 
 def test_the_schema_catches_a_wrong_key():
@@ -64,7 +48,7 @@ def test_the_schema_catches_a_wrong_key():
     _spec, _vals, result = exported("3.3.2", "celery")
     document = loaded_values(result)
     document["workers"]["replica"] = 2
-    assert any("replica" in e.message for e in validator().iter_errors(document))
+    assert any("replica" in e.message for e in schema_validator(SCHEMA).iter_errors(document))
 
 
 @pytest.mark.parametrize("version, executor", MATRIX)
@@ -79,7 +63,7 @@ def test_secret_values_never_appear_in_values_yaml(version, executor):
 @pytest.mark.parametrize("version, executor", MATRIX)
 def test_secrets_yaml_holds_every_referenced_secret(version, executor):
     spec, vals, result = exported(version, executor)
-    manifests = list(yaml.safe_load_all(helm.secrets_text(result)))
+    manifests = load_yaml_documents(helm.secrets_text(result))
     by_name = {m["metadata"]["name"]: m for m in manifests}
     for manifest in manifests:
         assert (manifest["apiVersion"], manifest["kind"], manifest["type"]) == ("v1", "Secret", "Opaque")
@@ -171,7 +155,7 @@ def test_release_name_sets_the_postgres_host():
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("helm") / "proj"
-    afc("init", str(root), "--tag", "3.3.2-python3.12", "--workers", "2", env=NO_ENGINE, check=True)
+    run_afc("init", str(root), "--tag", "3.3.2-python3.12", "--workers", "2", check=True)
     return root
 
 
@@ -185,14 +169,14 @@ def test_cli_writes_values_and_private_secrets(project):
     helm_dir.mkdir(exist_ok=True)
     (helm_dir / "README.txt").write_text("mine\n")
     (helm_dir / "values.yaml").write_text("old: true\n")
-    done = afc("export", "helm", project=project, env=NO_ENGINE, check=True)
+    done = run_afc("export", "helm", project=project, check=True)
     secrets_path, values_path = helm_dir / "secrets.yaml", helm_dir / "values.yaml"
     assert stat.S_IMODE(secrets_path.stat().st_mode) == 0o600
     assert (helm_dir / "README.txt").read_text() == "mine\n"
     values_text, secrets_text = values_path.read_text(), secrets_path.read_text()
     assert "old: true" not in values_text
-    document = yaml.safe_load(values_text)
-    assert not list(validator().iter_errors(document))
+    document = load_yaml(values_text)
+    assert_valid(SCHEMA, document)
     assert document["workers"] == {"replicas": 2}
     for name, secret in _env_secrets(project).items():
         assert secret not in values_text, name
@@ -205,10 +189,10 @@ def test_cli_writes_values_and_private_secrets(project):
 
 def test_cli_output_option_and_rerun_is_identical(project, tmp_path):
     target = tmp_path / "out" / "chart"
-    afc("export", "helm", "--output", str(target), "--release", "prod", project=project, env=NO_ENGINE, check=True)
+    run_afc("export", "helm", "--output", str(target), "--release", "prod", project=project, check=True)
     first = (target / "values.yaml").read_text(), (target / "secrets.yaml").read_text()
     assert "@prod-postgresql:5432/" in first[1]
-    afc("export", "helm", "-o", str(target), "--release", "prod", project=project, env=NO_ENGINE, check=True)
+    run_afc("export", "helm", "-o", str(target), "--release", "prod", project=project, check=True)
     assert ((target / "values.yaml").read_text(), (target / "secrets.yaml").read_text()) == first
     assert sorted(p.name for p in target.iterdir()) == ["secrets.yaml", "values.yaml"]
 
@@ -220,12 +204,12 @@ def test_cli_output_option_and_rerun_is_identical(project, tmp_path):
 def test_cli_bad_input_fails_cleanly(project, args, words):
     if args[0] == "--output":
         args = ["--output", str(project / ".env")]
-    done = afc("export", "helm", *args, project=project, env=NO_ENGINE)
+    done = run_afc("export", "helm", *args, project=project)
     assert done.returncode == 2, done.stderr
     assert words in done.stderr and "fix:" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_cli_outside_a_project_names_the_fix(tmp_path):
-    done = afc("export", "helm", project=tmp_path, env=NO_ENGINE)
+    done = run_afc("export", "helm", project=tmp_path)
     assert done.returncode == 3 and "is not an afc project" in done.stderr and "afc init" in done.stderr
     assert not (tmp_path / "helm").exists()

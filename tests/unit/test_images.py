@@ -1,13 +1,11 @@
 """`afc images TAG`: the tag knowledge, as data (no Docker)."""
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from airflow_compose import images, tags
 from airflow_compose.errors import UsageError
+from tests.helpers import run_afc
 
 
 def test_regular_tag_suits_the_celery_stack_and_lists_every_sibling():
@@ -62,21 +60,14 @@ def test_bad_tags_name_the_problem(text, words):
     assert words in raised.value.message and raised.value.hint
 
 
-def _afc(*args):
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("AFC_")}
-    environ.update(DOCKER_HOST="unix:///nonexistent/docker.sock", NO_COLOR="1")
-    return subprocess.run([sys.executable, "-m", "airflow_compose", *args], env=environ, capture_output=True,
-                          text=True, timeout=60)
-
-
 def test_cli_text_and_json(tmp_path):
-    done = _afc("-C", str(tmp_path), "images", "slim-2.11.2")
+    done = run_afc("-C", str(tmp_path), "images", "slim-2.11.2")
     assert done.returncode == 0, done.stderr
     assert "does NOT suit" in done.stdout and "2.11.2-python3.12" in done.stdout and "slim-2.11.2-python3.10" in done.stdout and "python3.9" not in done.stdout
     assert "pin it" in done.stderr
-    data = json.loads(_afc("-C", str(tmp_path), "images", "2.11.2", "--json").stdout)
+    data = json.loads(run_afc("-C", str(tmp_path), "images", "2.11.2", "--json").stdout)
     assert data["airflow_version"] == "2.11.2" and data["suits_stack"] is True
-    bad = _afc("images", "3.3.2-python3.9")
+    bad = run_afc("images", "3.3.2-python3.9")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "choose one of Python" in bad.stderr
 
 

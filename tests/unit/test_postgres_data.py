@@ -5,7 +5,7 @@ from airflow_compose.engine import PostgresData, _postgres_data
 from airflow_compose.lifecycle import postgres_data_conflict
 from airflow_compose.render import render
 from airflow_compose.spec import EngineFacts, build_spec
-from tests.unit.test_render import values
+from tests.helpers import values
 
 
 def spec_with(image):

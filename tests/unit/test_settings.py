@@ -6,8 +6,10 @@ from pathlib import Path
 
 
 def test_parses_env_lines_comments_quotes_and_export():
-    text = "# c\n\nA=1\nexport B = two\nC='x y'\nD=\"q\"\nE=v # trailing\nF=\n"
-    assert settings.parse_env_text(text) == {"A": "1", "B": "two", "C": "x y", "D": "q", "E": "v", "F": ""}
+    text = ("# c\n\nAFC_PORT=1\nexport AFC_HOST = two\nAFC_ARCH='x y'\nAFC_EXECUTOR=\"q\"\n"
+            "AFC_WORKERS=v # trailing\nAFC_FLOWER=\nMINE='as written'\n")
+    assert settings.parse_env_text(text) == {"AFC_PORT": "1", "AFC_HOST": "two", "AFC_ARCH": "x y", "AFC_EXECUTOR": "q",
+                                             "AFC_WORKERS": "v", "AFC_FLOWER": "", "MINE": "'as written'"}
 
 
 def test_garbage_line_names_its_number():

@@ -2,7 +2,7 @@ import pytest
 
 from airflow_compose.errors import UsageError
 from airflow_compose.spec import EngineFacts, build_spec, project_name_from
-from tests.unit.test_render import values
+from tests.helpers import values
 
 FACTS = EngineFacts("arm64", False)
 

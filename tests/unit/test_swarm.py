@@ -1,32 +1,23 @@
 """`afc swarm`: the stack file (secrets never inline, init as a job, overlay network, health checks, replicas, no
 bind mounts), the phased deploy, the wait decisions and removal, against a fake engine: no Docker, no real time."""
 import datetime as dt
-import json
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from airflow_compose import engine, render, settings, swarm
 from airflow_compose.errors import EnvironmentProblem, StackError, UsageError
 from airflow_compose.spec import EngineFacts, build_spec
-from tests.helpers import FakeClock
+from tests import helpers
+from tests.helpers import VERSIONS, FakeClock, assert_valid, load_yaml, run_afc
 
-SCHEMA = Path(__file__).parents[2].parent / "shared" / "schemas" / "compose-spec.json"
-VERSIONS = {"2.10.4": "apache/airflow:2.10.4-python3.12", "3.3.2": "apache/airflow:3.3.2-python3.12"}
 IMAGE = "demo-airflow:0123456789ab"
 
 
 def values(**overrides):
-    merged = settings.effective({}, {}, None)
-    merged.update({name: f"Secret-{name.lower()}-Value/+=" for name in settings.SECRET_NAMES})
-    merged.update(AFC_PROJECT_NAME="demo", AIRFLOW_UID="1000")
-    merged.update(overrides)
-    return merged
+    return helpers.values("Secret-{}-Value/+=", **overrides)  # characters a URL must quote
 
 
 def spec_for(version="2.10.4", executor="celery", **extra):
@@ -228,11 +219,7 @@ def test_rendering_is_deterministic_and_leaves_the_compose_file_alone():
 
 @pytest.mark.parametrize("version, executor", VARIANTS)
 def test_valid_against_compose_spec_schema(version, executor):
-    import jsonschema
-
-    document = yaml.safe_load(swarm.to_yaml(stack(version, executor, AFC_FLOWER="true")[2]))
-    errors = sorted(jsonschema.Draft7Validator(json.loads(SCHEMA.read_text())).iter_errors(document), key=str)
-    assert not errors, errors[0].message
+    assert_valid("compose-spec.json", load_yaml(swarm.to_yaml(stack(version, executor, AFC_FLOWER="true")[2])))
 
 
 # --- judging a stack's tasks -------------------------------------------------------------------------------
@@ -347,7 +334,7 @@ class FakeStack:
         self.scaled = None
 
     def deploy(self, path, registry_auth=False):
-        document = yaml.safe_load(Path(path).read_text())
+        document = load_yaml(Path(path).read_text())
         self.deployed.append(document)
         for name, service in document["services"].items():
             job = service["deploy"]["mode"] == "replicated-job"
@@ -426,6 +413,8 @@ def fake(monkeypatch, tmp_path):
     monkeypatch.setattr(swarm, "require_manager", lambda: None)
     monkeypatch.setattr(swarm.time, "sleep", lambda seconds: None)
     monkeypatch.setattr(engine, "docker_endpoint", lambda: "ssh://elsewhere")
+    from airflow_compose import pull
+    monkeypatch.setattr(pull, "pull_missing", lambda images, on_progress, outcome="": pull.PullSummary((), 0.0))
     builder = FakeBuild()
     import airflow_compose
     monkeypatch.setitem(sys.modules, "airflow_compose.build", builder)
@@ -534,25 +523,18 @@ def test_require_manager_explains_what_to_do(monkeypatch):
 
 # --- the command line (no Docker: DOCKER_HOST points nowhere) -------------------------------------------------
 
-def afc(*args, env=None):
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("AFC_")}
-    environ.update(DOCKER_HOST="unix:///nonexistent/docker.sock", NO_COLOR="1", **(env or {}))
-    return subprocess.run([sys.executable, "-m", "airflow_compose", *args], env=environ, capture_output=True,
-                          text=True, timeout=60)
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("swarm") / "proj"
-    done = afc("init", str(root), "--tag", "2.10.4-python3.11", "--workers", "2")
+    done = run_afc("init", str(root), "--tag", "2.10.4-python3.11", "--workers", "2")
     assert done.returncode == 0, done.stderr
     return root
 
 
 def test_swarm_config_prints_a_stack_file_without_secrets(project):
-    done = afc("-C", str(project), "swarm", "config")
+    done = run_afc("-C", str(project), "swarm", "config")
     assert done.returncode == 0, done.stderr
-    document = yaml.safe_load(done.stdout)
+    document = load_yaml(done.stdout)
     assert document["services"]["init"]["deploy"]["mode"] == "replicated-job"
     env = (project / ".env").read_text()
     for line in env.splitlines():
@@ -570,11 +552,11 @@ def test_swarm_config_prints_a_stack_file_without_secrets(project):
     (["swarm", "deploy"], 4, "Docker engine"),
 ])
 def test_bad_input_and_no_engine_exit_by_category(project, args, code, words):
-    done = afc("-C", str(project), *args)
+    done = run_afc("-C", str(project), *args)
     assert done.returncode == code, done.stderr
     assert words in done.stderr and "Traceback" not in done.stderr
 
 
 def test_a_too_long_project_name_is_refused_before_anything_changes(project, tmp_path):
-    done = afc("-C", str(project), "swarm", "config", env={"AFC_PROJECT_NAME": "x" * 40})
+    done = run_afc("-C", str(project), "swarm", "config", env={"AFC_PROJECT_NAME": "x" * 40})
     assert done.returncode == 2 and "too long for a swarm stack" in done.stderr and "AFC_PROJECT_NAME" in done.stderr

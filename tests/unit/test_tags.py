@@ -65,7 +65,7 @@ def test_slim_variant_has_no_providers_and_regular_has_the_stacks():
 @pytest.mark.parametrize("ref, repo, tag", [
     ("apache/airflow:2.10.4", "apache/airflow", "2.10.4"),
     ("registry.local:5000/mirror/airflow:3.3.2-python3.12", "registry.local:5000/mirror/airflow", "3.3.2-python3.12"),
-    ("afc-standin/airflow:3.3.2-python3.11", "afc-standin/airflow", "3.3.2"),
+    ("afc-standin/airflow:3.3.2-python3.11", "afc-standin/airflow", "3.3.2-python3.11"),
 ])
 def test_split_image(ref, repo, tag):
     assert tags.split_image(ref) == tags.ImageRef(repo, tag)
@@ -85,7 +85,7 @@ def test_a_missing_python_names_the_pythons_that_exist():
 
 def test_3_1_0_python_3_13_images_lack_fab_and_the_stack_refuses_them():
     from airflow_compose.spec import EngineFacts
-    from tests.unit.test_render import values
+    from tests.helpers import values
 
     assert "fab" not in tags.parse_tag("3.1.0-python3.13").providers
     assert "fab" in tags.parse_tag("3.1.0-python3.12").providers

@@ -1,28 +1,15 @@
 """`afc upgrade`: the refusals, which all happen before any Docker call (DOCKER_HOST points nowhere)."""
-import os
-import subprocess
-import sys
-
 import pytest
 
 from airflow_compose import tags
 from airflow_compose.upgrade import target_image
-
-STANDIN = ["--image", "afc-standin/airflow:2.10.4-python3.11", "--postgres-image", "afc-standin/postgres:16",
-           "--redis-image", "afc-standin/redis:7.2"]
-
-
-def afc(*args):
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("AFC_")}
-    environ.update(DOCKER_HOST="unix:///nonexistent.sock", NO_COLOR="1")
-    return subprocess.run([sys.executable, "-m", "airflow_compose", *args], env=environ, capture_output=True,
-                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+from tests.helpers import run_afc, standin_flags
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("up") / "up-unit"
-    done = afc("init", str(root), *STANDIN, "--port", "18499")
+    done = run_afc("init", str(root), *standin_flags("2.10.4"), "--port", "18499")
     assert done.returncode == 0, done.stderr
     return root
 
@@ -41,7 +28,7 @@ def env_of(root):
 ])
 def test_refused_before_anything_changes(project, to, words):
     before = env_of(project)
-    done = afc("-C", str(project), "upgrade", "--to", to, "--yes")
+    done = run_afc("-C", str(project), "upgrade", "--to", to, "--yes")
     assert done.returncode == 2, done.stderr
     for word in words:
         assert word in done.stderr
@@ -51,7 +38,7 @@ def test_refused_before_anything_changes(project, to, words):
 
 def test_no_terminal_and_no_yes_is_refused(project):
     before = env_of(project)
-    done = afc("-C", str(project), "upgrade", "--to", "3.3.2-python3.12")
+    done = run_afc("-C", str(project), "upgrade", "--to", "3.3.2-python3.12")
     assert done.returncode == 2
     assert "afc-standin/airflow:2.10.4-python3.11 → afc-standin/airflow:3.3.2-python3.12" in done.stderr
     assert "api-server + dag-processor" in done.stderr
@@ -60,7 +47,7 @@ def test_no_terminal_and_no_yes_is_refused(project):
 
 
 def test_outside_a_project(tmp_path):
-    done = afc("-C", str(tmp_path), "upgrade", "--to", "3.3.2", "--yes")
+    done = run_afc("-C", str(tmp_path), "upgrade", "--to", "3.3.2", "--yes")
     assert done.returncode == 3 and "not an afc project" in done.stderr
 
 

@@ -1,0 +1,137 @@
+"""Bench stacks: afc projects, their plain-compose baselines, starting them, their footprint, removing them.
+
+Stacks are named `bench-*`; every one created is remembered and removed with its volumes by `cleanup_all()`."""
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import yaml
+
+from .core import AFC, UP_TIMEOUT, log, run
+
+STANDIN = ["--postgres-image", "afc-standin/postgres:16", "--redis-image", "afc-standin/redis:7.2"]
+# Health-check timings of the official docker-compose.yaml (every Airflow service).
+OFFICIAL_TIMINGS = {"interval": "30s", "timeout": "10s", "retries": 5, "start_period": "30s"}
+
+CLEANUP: dict[str, Path | None] = {}  # compose project name -> afc project dir (None: plain compose)
+
+
+def web_service(version: str) -> str:
+    return "webserver" if version.startswith("2.") else "api-server"
+
+
+def compose(name: str, folder: Path, *args: str) -> list[str]:
+    files = [folder / "compose.yaml"] + ([folder / "compose.override.yaml"]
+                                         if (folder / "compose.override.yaml").exists() else [])
+    command = ["docker", "compose"]
+    for f in files:
+        command += ["--file", str(f)]
+    return command + ["--project-name", name, "--project-directory", str(folder), *args]
+
+
+def remove(name: str) -> None:
+    """Remove a bench stack and its volumes: afc's own `down --volumes` first, then compose by project name."""
+    folder = CLEANUP.get(name)
+    if folder is not None and (folder / ".env").exists():
+        run(AFC + ["--project-dir", str(folder), "down", "--volumes", "--yes"], check=False, timeout=300)
+    run(["docker", "compose", "--project-name", name, "down", "--volumes", "--remove-orphans", "--timeout", "10"],
+        check=False, timeout=300)
+
+
+def cleanup_all() -> None:
+    for name in list(CLEANUP):
+        try:
+            remove(name)
+        except Exception as error:  # keep going: every stack must go
+            log(f"cleanup of {name} failed: {error}")
+    CLEANUP.clear()
+
+
+def afc_project(work: Path, name: str, version: str, port: int, *extra: str) -> Path:
+    folder = work / name
+    if folder.exists():
+        shutil.rmtree(folder)
+    CLEANUP[name] = folder
+    run(AFC + ["init", str(folder), "--image", f"afc-standin/airflow:{version}-python3.11", *STANDIN, "--port", str(port),
+               *extra])
+    return folder
+
+
+def unwrap(test: list[str]) -> list[str]:
+    """afc's check without its legacy start-up wrapper (the stamp file): the service's real check."""
+    if len(test) != 2 or test[0] != "CMD-SHELL" or "afc-healthy" not in test[1]:
+        return test
+    match = re.search(r"then exit 0; fi; (.*) && echo \"\$\$boot\" > \$\$stamp\s*$", test[1], re.S)
+    if not match:
+        raise RuntimeError(f"cannot unwrap health check {test[1]!r}")
+    inner = match.group(1).strip()
+    if inner.startswith("( ") and inner.endswith(" )"):
+        inner = inner[2:-2]
+    return ["CMD-SHELL", inner]
+
+
+def baseline_project(source: Path, work: Path, name: str, port: int) -> Path:
+    """The same services and images as afc's rendered file, with the official stack's health-check timings."""
+    folder = work / name
+    if folder.exists():
+        shutil.rmtree(folder)
+    shutil.copytree(source, folder, ignore=shutil.ignore_patterns("compose.yaml", "compose.override.yaml"))
+    CLEANUP[name] = None
+    data = yaml.safe_load((source / "compose.yaml").read_text())
+    data["name"] = name
+    for service in data["services"].values():
+        check = service.get("healthcheck")
+        if check:
+            service["healthcheck"] = {"test": unwrap(check["test"]), **OFFICIAL_TIMINGS}
+        service["ports"] = [re.sub(r":\d+:", f":{port}:", p) for p in service.get("ports", [])]
+        if not service["ports"]:
+            del service["ports"]
+    (folder / "compose.yaml").write_text(
+        "# Baseline for bench/run.py: afc's rendered file with the official stack's health-check timings.\n"
+        + yaml.safe_dump(data, sort_keys=False, width=200))
+    return folder
+
+
+def afc_up(folder: Path) -> float:
+    elapsed, _ = run(AFC + ["--project-dir", str(folder), "up", "--timeout", str(UP_TIMEOUT - 60)])
+    return elapsed
+
+
+def base_up(name: str, folder: Path) -> float:
+    elapsed, _ = run(compose(name, folder, "up", "--detach", "--wait", "--wait-timeout", str(UP_TIMEOUT - 60)))
+    return elapsed
+
+
+def stack_containers(name: str) -> list[str]:
+    _, done = run(["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={name}"])
+    return done.stdout.split()
+
+
+def memory_mib(text: str) -> float:
+    used = text.split("/")[0].strip()
+    number = float(re.match(r"[\d.]+", used).group())
+    unit = used[len(re.match(r"[\d.]+", used).group()):].strip()
+    return number * {"B": 1 / 2**20, "KiB": 1 / 1024, "kB": 1 / 1024, "MiB": 1, "MB": 1, "GiB": 1024,
+                     "GB": 1024}.get(unit, 1)
+
+
+def footprint(name: str, web: str) -> tuple[float, dict[str, float], int, int]:
+    """Memory of a running stack (total MiB, MiB per container) and the processes of its web container (all,
+    web workers)."""
+    ids = stack_containers(name)
+    _, done = run(["docker", "stats", "--no-stream", "--format", "{{.Name}}\t{{.MemUsage}}", *ids])
+    per = {}
+    for line in done.stdout.splitlines():
+        cname, usage = line.split("\t")
+        per[cname.removeprefix(name + "-")] = memory_mib(usage)
+    _, top = run(["docker", "top", f"{name}-{web}-1", "-eo", "pid,args"])
+    lines = top.stdout.splitlines()[1:]
+    servers = [l for l in lines if re.search(r"gunicorn: worker|spawn_main|uvicorn.*worker", l)]
+    return sum(per.values()), per, len(lines), len(servers)
+
+
+def footprint_note(per: dict[str, float], web: str, processes: int, servers: int) -> str:
+    return (", ".join(f"{k} {v:.0f}" for k, v in sorted(per.items()))
+            + f"; {web}: {processes} processes, {servers} of them web worker processes (gunicorn/uvicorn)")

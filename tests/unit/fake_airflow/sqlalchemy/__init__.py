@@ -1,0 +1,2 @@
+def text(sql):
+    return sql
