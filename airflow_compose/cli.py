@@ -180,15 +180,41 @@ Timeout = Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wai
 
 @app.command()
 def up(services: Services = None, timeout: Timeout = 300.0,
-       no_wait: Annotated[bool, typer.Option("--no-wait", help="Start and return without waiting.")] = False) -> None:
+       no_wait: Annotated[bool, typer.Option("--no-wait", help="Start and return without waiting.")] = False,
+       port: Annotated[Optional[str], typer.Option("--port", help="Host port of the web UI, or auto: a free one (the "
+                                                   "current port while it is free), kept in .env as AFC_PORT.",
+                                                   show_default=False)] = None) -> None:
     """Start the stack and wait until every service is healthy (re-renders compose.yaml if .env changed)."""
-    from . import lifecycle, ui
+    from . import lifecycle, ports, ui
 
+    chosen = ports.resolve_port(State.project_dir, port)
+    if chosen is not None:
+        ports.save_port(State.project_dir, chosen[0])
+        if chosen[1]:
+            ui.info(f"web UI port: {chosen[0]} (free; saved as AFC_PORT in .env)")
     ctx = _ctx(render_missing=True)
     with ui.LiveStatus(f"starting {ctx.spec.project}") as live:
         result = lifecycle.up(ctx, services, wait=not no_wait, timeout=timeout, on_update=live.update,
                               on_pull=live.pull)
     ui.show_up(result)
+    if result.waited and (not services or ctx.spec.cli_service in services):
+        _after_up(ctx)
+
+
+def _after_up(ctx) -> None:
+    """Once Airflow is healthy: airflow_settings.yaml applied (a bad entry fails `afc up` after the start, naming
+    it), then the DAG files that fail to import, as a table (a warning, not a failure)."""
+    from . import dags, seeds, ui
+    from .errors import AfcError
+
+    wanted = seeds.load(ctx.project.root)
+    if wanted is not None and not wanted.empty:
+        ui.show_settings_apply(seeds.apply(ctx, wanted))
+    if dags.has_dag_files(ctx.project.root):
+        try:
+            ui.show_import_problems(dags.check_in_stack(ctx).problems)
+        except AfcError as error:
+            ui.warn(f"could not parse the DAG files: {error.message}")
 
 
 @app.command()
@@ -249,7 +275,12 @@ def health(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.
     """Deep check: containers, Airflow's health endpoint, a Celery ping of each worker. Exit 0 only if all healthy."""
     from . import lifecycle, ui
 
-    raise typer.Exit(ui.show_health(lifecycle.deep_health(_ctx()), as_json))
+    from . import dags
+
+    ctx = _ctx()
+    report = lifecycle.deep_health(ctx)
+    report.warnings += dags.health_warnings(ctx)
+    raise typer.Exit(ui.show_health(report, as_json))
 
 
 @app.command()
@@ -300,6 +331,122 @@ def scale(what: Annotated[str, typer.Argument(help="What to scale: workers.")],
     with ui.LiveStatus("scaling workers") as live:
         result = lifecycle.scale_workers(ctx, count, timeout, live.update)
     ui.success(f"{count} worker(s) healthy after {result.elapsed:.1f}s (AFC_WORKERS={count} saved in .env)")
+
+
+# --- the DAG author's loop ---------------------------------------------------------------------------------
+
+dags_app = typer.Typer(help="List the DAGs (id, file, paused, last run state) and import errors the stack holds; "
+                                "`afc dags check` parses DAG files now.",
+                       invoke_without_command=True)
+app.add_typer(dags_app, name="dags")
+AsJson = Annotated[bool, typer.Option("--json", help="JSON on stdout.")]
+
+
+@dags_app.callback()
+def dags_list(ctx: typer.Context, as_json: AsJson = False) -> None:
+    """List the DAGs (id, file, paused, last run state) and the import errors the stack holds."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from . import dags, ui
+
+    raise typer.Exit(ui.show_dags(dags.list_dags(_ctx()), as_json))
+
+
+@dags_app.command("check")
+def dags_check(files: Annotated[Optional[list[Path]], typer.Argument(
+                   help="DAG files or folders under dags/ (default: the whole dags/ folder).",
+                   show_default=False)] = None,
+               as_json: AsJson = False) -> None:
+    """Parse DAG files right now in a one-off container of the project's image (no waiting for the DAG
+    processor, no running stack needed); exit 1 when any fails to import, naming file and line."""
+    from . import dags, ui
+
+    raise typer.Exit(ui.show_dags_check(dags.check(_ctx(), files or [], Path.cwd()), as_json))
+
+
+@app.command("test")
+def test_command(dag_id: Annotated[str, typer.Argument(help="The DAG to run.")],
+                 date: Annotated[Optional[str], typer.Option("--date", help="Logical date of the run (ISO, e.g. "
+                                                             "2024-01-02) [default: now].", show_default=False)] = None,
+                 conf: Annotated[Optional[str], typer.Option("--conf", help="Run configuration, a JSON object.",
+                                                             show_default=False)] = None) -> None:
+    """Run a DAG once in the stack (`airflow dags test`), streaming its task logs; exit 0 only when the run
+    succeeded."""
+    from . import dags, ui
+
+    result = dags.test_dag(_ctx(), dag_id, date, conf, ui.task_line)
+    raise typer.Exit(ui.show_test(result))
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def pytest(ctx: typer.Context) -> None:
+    """Run the project's tests/ with pytest in a one-off container of the project's image (dags/, plugins/, tests/
+    mounted), e.g. `afc pytest`, `afc pytest tests/test_x.py -- -k name -x`; pytest's exit code is passed on.
+
+    pytest is installed into .afc/pytest when the image lacks it (offline from wheels/ when that folder exists).
+    Paths come first; everything from the first argument starting with '-' goes to pytest."""
+    from . import dags
+
+    paths: list[Path] = []
+    extra: list[str] = []
+    for argument in ctx.args:
+        if extra or argument.startswith("-"):
+            extra.append(argument)
+        else:
+            paths.append(Path(argument))
+    raise typer.Exit(dags.run_pytest(_ctx(), paths, extra, Path.cwd(), sys.stdout.isatty()))
+
+
+settings_app = typer.Typer(help="Connections, pools and variables seeded from airflow_settings.yaml (Astro CLI's "
+                                "shape).", no_args_is_help=True)
+app.add_typer(settings_app, name="settings")
+
+
+@settings_app.command("apply")
+def settings_apply() -> None:
+    """Apply airflow_settings.yaml to the running stack: new entries created, changed ones updated, the rest left
+    alone; a bad entry is refused (naming entry and field) and nothing is written."""
+    from . import seeds, ui
+    from .errors import ProjectError
+
+    ctx = _ctx()
+    wanted = seeds.load(ctx.project.root)
+    if wanted is None:
+        raise ProjectError(f"{ctx.project.root / seeds.FILE} does not exist",
+                           hint="write it (see README: Seeded settings), or `afc settings export --output "
+                                "airflow_settings.yaml` to start from what the stack holds")
+    ui.show_settings_apply(seeds.apply(ctx, wanted))
+
+
+@settings_app.command("export")
+def settings_export(
+        output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to FILE (mode 0600) instead of "
+                                                       "stdout.", show_default=False)] = None,
+        show_secrets: Annotated[bool, typer.Option("--show-secrets", help="Include passwords, connection extras and "
+                                                   "sensitive variables.")] = False) -> None:
+    """Write the stack's connections, pools and variables in airflow_settings.yaml's shape."""
+    from . import seeds, ui
+
+    ui.show_settings_export(seeds.export(_ctx(), output, show_secrets))
+
+
+@app.command("ls")
+def ls_command(as_json: AsJson = False) -> None:
+    """List every afc stack on the Docker engine: project, folder, Airflow version, state, health, URL."""
+    from . import ports, ui
+
+    ui.show_stacks(ports.list_stacks(), as_json)
+
+
+@app.command("open")
+def open_command() -> None:
+    """Open the stack's web UI in a browser (prints the URL when there is no browser to open)."""
+    from . import ports, ui
+
+    url = _ctx().spec.url
+    ui.data(url)
+    if not ports.open_url(url):
+        ui.info("no browser to open here (no display); open the URL above")
 
 
 # --- images and upgrade ---------------------------------------------------------------------------------

@@ -82,9 +82,11 @@ CATALOGUE: tuple[CheckDoc, ...] = (
              "Free at least 10 GB where Docker keeps its data: `docker system df`, then `docker system prune` "
              "(removes unused images and stopped containers, not your volumes)."),
     CheckDoc("ports", "Project ports",
-             "`afc up` says \"port 8080 on 127.0.0.1 is already in use by another program\".",
-             "Stop the program holding the port (`ss -ltnp | grep :8080` or `lsof -i :8080` shows it), or "
-             "choose another port: set `AFC_PORT` in `.env` (or `afc init --force --port 8081`)."),
+             "`afc up` says \"port 8080 on 127.0.0.1 is already in use by afc stack 'other' (/home/me/other)\" "
+             "(or by a process, or \"another program\" when afc cannot tell).",
+             "Stop what holds the port (`afc -C FOLDER down` for another stack; `ss -ltnp | grep :8080` or `lsof -i "
+             ":8080` shows a process), or choose another port: `afc up --port auto` picks a free one and keeps it "
+             "in `.env` (or set `AFC_PORT` there yourself). `afc ls` lists every afc stack with its URL."),
     CheckDoc("arch", "Image architecture vs engine",
              "On Apple Silicon (or any arm64 machine) with amd64 images, or the reverse: very slow start, "
              "crashes with \"exec format error\".",
@@ -270,16 +272,19 @@ def held_ports(containers: Iterable["ContainerState"]) -> set[int]:
 
 
 def check_ports(ports: list[tuple[int, str, str]], host: str, held: set[int],
-                is_free: Callable[[str, int], bool]) -> Result:
+                is_free: Callable[[str, int], bool], holder: Callable[[int], str] | None = None) -> Result:
+    """`holder` names who holds a busy port (another afc stack, a container, a process) when it can tell."""
     busy = [(p, key) for p, key, _ in ports if p not in held and not is_free(host, p)]
     if busy:
         port, key = busy[0]
         names = ", ".join(str(p) for p, _ in busy)
         flag = " --port" if key == "AFC_PORT" else ""
+        who = holder(port) if holder else ""
         return Result("ports", FAIL, f"port {names} on {host} {'is' if len(busy) == 1 else 'are'} already in use "
-                                     f"by another program",
+                                     f"by {who or 'another program'}",
                       f"stop that program, or choose another port: set {key} in .env"
-                      + (f" (or `afc init --force{flag} {port + 1}`)" if flag else "") + " and run `afc up` again")
+                      + (f" (or `afc up --port auto` to pick a free one)" if flag else "")
+                      + " and run `afc up` again")
     parts = [f"{p} ({what}{', held by this stack' if p in held else ''})" for p, _, what in ports]
     return Result("ports", OK, f"{host}: " + ", ".join(parts) + (" free" if not held else " available"))
 
@@ -484,7 +489,10 @@ def project_checks(machine: Machine, project: "Project") -> list[Result]:
                 containers = engine.Stack(project, spec.project).containers()
             except AfcError:
                 containers = []
-        results.append(check_ports(project_ports(spec), spec.host, held_ports(containers), lifecycle.port_free))
+        from .ports import holder
+
+        results.append(check_ports(project_ports(spec), spec.host, held_ports(containers), lifecycle.port_free,
+                                   holder))
     # 7. arch
     if spec is None:
         results.append(skipped("arch", need_spec, "fix the project-files check first"))
@@ -565,8 +573,10 @@ def blocking_failures(ctx: "Context", containers: list["ContainerState"] | None 
     if machine.details is not None:
         if containers is None:
             containers = ctx.snapshot()
+        from .ports import holder
+
         results.append(check_ports(project_ports(ctx.spec), ctx.spec.host, held_ports(containers),
-                                   lifecycle.port_free))
+                                   lifecycle.port_free, holder))
         arch = ctx.project.spec(engine.facts()).arch  # `auto` means the engine's arch
         if arch != machine.details.arch:
             available, how = emulation_available(arch, machine.details)

@@ -1172,3 +1172,121 @@ class SwarmStack:
             if "in use" in (error.stderr or "").lower():
                 return False
             raise classify(f"remove the volume {name}", error.stderr or "", error.return_code) from None
+
+
+# --- the DAG author's loop: a command's output line by line ---------------------------------------------
+
+def stream_lines(argv: list[str], on_line: Callable[[str], None] | None = None,
+                 input_text: str | None = None) -> tuple[int, list[str]]:
+    """Run a docker command built by python-on-whales, stdout and stderr merged, each line handed to `on_line`
+    as it comes and kept; `input_text` is its stdin (never an argument: it may hold secrets). On Ctrl-C stop
+    it and wait, so no docker process is left behind."""
+    try:
+        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL if input_text is None else subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+                                 bufsize=1)
+    except FileNotFoundError:
+        raise EnvironmentProblem("the docker command is not installed (or not on PATH)",
+                                 hint="install Docker Engine or Docker Desktop")
+    lines: list[str] = []
+    try:
+        assert child.stdout is not None
+        if input_text is not None:
+            assert child.stdin is not None
+            child.stdin.write(input_text)
+            child.stdin.close()
+        for line in child.stdout:
+            line = line.rstrip("\n")
+            lines.append(line)
+            if on_line is not None:
+                on_line(line)
+        child.wait()
+    except BaseException:
+        child.terminate()
+        try:
+            child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        raise
+    if child.returncode != 0:
+        problem = classify("run a command in the stack", "\n".join(lines[-5:]), child.returncode)
+        if isinstance(problem, EnvironmentProblem):
+            raise problem
+    return child.returncode, lines
+
+
+def oneoff_command(stack: Stack, service: str, command: list[str], env: dict[str, str] | None = None,
+                   volumes: list[tuple[str, str, str]] | None = None, workdir: str = "") -> list[str]:
+    """`docker compose run --rm --no-deps -T` of a service's configuration (its image, mounts and environment):
+    a one-off container that needs nothing else of the stack running."""
+    args = ["run", "--rm", "--no-deps", "-T"]
+    for key, value in (env or {}).items():
+        args += ["-e", f"{key}={value}"]
+    for source, target, mode in volumes or []:
+        args += ["-v", f"{source}:{target}:{mode}"]
+    if workdir:
+        args += ["-w", workdir]
+    return stack.compose_command(*args, service, *command)
+
+
+def exec_command(stack: Stack, service: str, command: list[str], env: dict[str, str] | None = None) -> list[str]:
+    """`docker compose exec -T` in a service's running container."""
+    args = ["exec", "-T"]
+    for key, value in (env or {}).items():
+        args += ["-e", f"{key}={value}"]
+    return stack.compose_command(*args, service, *command)
+
+
+# --- afc ls and busy ports: containers of any project --------------------------------------------------------
+
+def _summaries(ids: list[str]) -> list[dict[str, Any]]:
+    """Plain facts of containers (name, labels, state, health, image, AIRFLOW_VERSION, published ports)."""
+    from python_on_whales.exceptions import DockerException
+    from python_on_whales.utils import run
+
+    if not ids:
+        return []
+    try:
+        raw = json.loads(run(_client().docker_cmd + ["inspect", *ids]))
+    except DockerException as error:  # one was removed meanwhile: inspect the ones left
+        if "no such object" not in (error.stderr or "").lower():
+            raise
+        raw = []
+        for one in ids:
+            try:
+                raw += json.loads(run(_client().docker_cmd + ["inspect", one]))
+            except DockerException:
+                continue
+    found = []
+    for item in raw:
+        config = item.get("Config") or {}
+        env = dict(entry.split("=", 1) for entry in config.get("Env") or [] if "=" in entry)
+        state = item.get("State") or {}
+        ports = [(binding.get("HostIp") or "", binding.get("HostPort") or "")
+                 for bindings in ((item.get("NetworkSettings") or {}).get("Ports") or {}).values()
+                 for binding in bindings or []]
+        found.append({"name": item.get("Name", "").lstrip("/"), "labels": config.get("Labels") or {},
+                      "state": state.get("Status", ""), "health": (state.get("Health") or {}).get("Status", ""),
+                      "image": config.get("Image", ""), "airflow_version": env.get("AIRFLOW_VERSION", ""),
+                      "ports": ports})
+    return found
+
+
+def compose_containers() -> list[dict[str, Any]]:
+    """Every compose-made container on the engine (running or not)."""
+    from python_on_whales.utils import run
+
+    with docker_errors("list the engine's containers"):
+        ids = run(_client().docker_cmd + ["ps", "--all", "--quiet", "--no-trunc",
+                                          "--filter", "label=com.docker.compose.project"]).split()
+        return _summaries(ids)
+
+
+def containers_publishing(port: int) -> list[dict[str, Any]]:
+    """The running containers that publish a host port."""
+    from python_on_whales.utils import run
+
+    with docker_errors("list the containers publishing a port"):
+        ids = run(_client().docker_cmd + ["ps", "--quiet", "--no-trunc", "--filter", f"publish={port}"]).split()
+        return [c for c in _summaries(ids) if any(p == str(port) for _host, p in c["ports"])]

@@ -61,6 +61,11 @@ def init_project(project: Project, flags: dict[str, str], force: bool, facts: En
     spec = _spec(values, facts)
     created = write_project(project, values, render_text(spec, facts))
     ignored = folder.update_gitignore(project.root, survey)
+    from .dags import write_example_test
+
+    example = write_example_test(project.root)
+    if example:
+        created.append(example)
     warnings = tuple(spec.tag.warnings()) + tuple(exposure_warnings(spec)) + tuple(notes)
     renewed = [name for name in DATA_SECRETS if existed and not before.get(name)]
     if renewed:

@@ -300,13 +300,15 @@ class Check:
 @dataclass
 class HealthReport:
     checks: list[Check]
+    warnings: list[Check] = field(default_factory=list)   # worth knowing, not a failed component
 
     @property
     def ok(self) -> bool:
         return all(check.ok for check in self.checks)
 
     def as_dict(self) -> dict:
-        return {"healthy": self.ok, "checks": [vars(c) for c in self.checks]}
+        return {"healthy": self.ok, "checks": [vars(c) for c in self.checks],
+                "warnings": [vars(c) for c in self.warnings]}
 
 
 def health_endpoint(spec: StackSpec) -> str:

@@ -40,7 +40,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AFC_WORKER_CONCURRENCY", "4", "task slots per Celery worker (Celery's default of 16 costs memory)"),
     Setting("AFC_WEB_WORKERS", "2", "processes of the webserver (2.x) or api-server (3.x)"),
     Setting("AFC_HOST", "127.0.0.1", "address published ports bind to; 0.0.0.0 exposes Airflow to your network (--host)"),
-    Setting("AFC_PORT", "8080", "host port of the web UI (--port)"),
+    Setting("AFC_PORT", "8080", "host port of the web UI (--port); auto: `afc up` picks a free one and writes it here"),
     Setting("AFC_FLOWER", "false", "run Flower, the Celery monitor (--flower)"),
     Setting("AFC_FLOWER_PORT", "5555", "host port of Flower"),
     Setting("AFC_POSTGRES_PORT", "", "publish Postgres on this host port (empty: not published)"),

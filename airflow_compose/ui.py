@@ -290,8 +290,11 @@ def show_health(report, as_json_output: bool) -> int:
         as_json(report.as_dict())
     else:
         rows = [["ok" if c.ok else "FAIL", c.component, c.detail] for c in report.checks]
+        rows += [["warn", c.component, c.detail] for c in report.warnings]
         table(None, ["", "COMPONENT", "DETAIL"], rows)
         (success if report.ok else error)("all components healthy" if report.ok else "some components are not healthy")
+        if report.warnings:
+            warn(f"{len(report.warnings)} warning(s): `afc dags` lists the DAGs and their import errors")
     return OK if report.ok else STACK
 
 
@@ -587,6 +590,115 @@ def show_swarm_rm(result) -> None:
     if result.kept_volumes:
         info(f"  volumes kept (the database): {', '.join(result.kept_volumes)}; `afc swarm rm --volumes --yes` "
              f"deletes them")
+
+
+# --- the DAG author's loop ------------------------------------------------------------------------------------
+
+def _problem_rows(problems) -> list[list[str]]:
+    return [[p.location, p.error] for p in problems]
+
+
+def show_import_problems(problems) -> None:
+    """The end of `afc up`: the DAG files that fail to import, one line each (nothing when all import)."""
+    if not problems:
+        return
+    warn(f"{len(problems)} DAG file(s) failed to import; their DAGs are not in Airflow:")
+    table(None, ["FILE", "ERROR"], _problem_rows(problems), stderr=True)
+    info("  `afc dags check FILE` shows the whole traceback; fix the file and check again")
+
+
+def show_dags(report, as_json_output: bool) -> int:
+    """`afc dags`: the DAGs on stdout, the import errors after them; exit 1 when a file fails to import."""
+    if as_json_output:
+        as_json(report.as_dict())
+    else:
+        if report.dags:
+            table(None, ["DAG", "FILE", "PAUSED", "LAST RUN"],
+                  [[d.dag_id, d.file, "yes" if d.paused else "no", d.last_run or "-"] for d in report.dags])
+        else:
+            info(f"no DAGs in '{report.project}' yet (the DAG processor reads dags/ every few seconds)")
+        if report.problems:
+            warn(f"{len(report.problems)} DAG file(s) failed to import:")
+            table(None, ["FILE", "ERROR"], _problem_rows(report.problems), stderr=True)
+    return 1 if report.problems else 0
+
+
+def show_dags_check(report, as_json_output: bool) -> int:
+    """`afc dags check`: each failing file with its traceback, then the verdict; exit 1 when any fails."""
+    if as_json_output:
+        as_json(report.as_dict())
+        return 0 if report.ok else 1
+    for problem in report.problems:
+        error(f"{problem.location}: {problem.error}")
+        for line in problem.trace.strip().splitlines()[-12:]:
+            console().print(f"  {_escape(line)}", style="dim")
+    if report.dags:
+        table(None, ["DAG", "FILE", "TASKS"], [[d.dag_id, d.file, str(d.tasks)] for d in report.dags])
+    files = len(report.files)
+    summary = f"{files} file(s), {len(report.dags)} DAG(s) in {report.elapsed:.1f}s ({report.where})"
+    if report.ok:
+        success(f"every DAG file imports: {summary}")
+        return 0
+    error(f"{len(report.problems)} of {files} file(s) failed to import: {summary}")
+    return 1
+
+
+def task_line(line: str) -> None:
+    """A line of `afc test`'s output (task logs), passed through unchanged."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def show_test(result) -> int:
+    """`afc test`: the run's tasks and its verdict; exit 0 only when the run succeeded."""
+    if result.tasks:
+        grid_rows = [[t.task_id + (f"[{t.map_index}]" if t.map_index >= 0 else ""), t.state, str(t.try_number)]
+                     for t in result.tasks]
+        table(None, ["TASK", "STATE", "TRIES"], grid_rows, stderr=True)
+    if result.ok:
+        success(f"DAG {result.dag_id} run {result.run_id} succeeded in {result.elapsed:.1f}s")
+        return 0
+    failed = [t.task_id for t in result.tasks if t.state in ("failed", "upstream_failed")]
+    what = f"run {result.run_id} {result.state or 'did not finish'}" if result.run_id else "did not run"
+    detail = f": failed task(s): {', '.join(failed)}" if failed else (f": {result.failure}" if result.failure else "")
+    error(f"DAG {result.dag_id} {what} after {result.elapsed:.1f}s{detail}",
+          "the task logs above say why; fix the DAG and run `afc test` again" if result.run_id else
+          "check the DAG id (`afc dags` lists them) and its file (`afc dags check`)")
+    return 1
+
+
+def show_settings_apply(result) -> None:
+    parts = [f"{len(result.created)} created", f"{len(result.updated)} updated", f"{len(result.unchanged)} unchanged"]
+    success(f"airflow_settings.yaml applied: {', '.join(parts)}")
+    for label in result.created:
+        info(f"  + {label}")
+    for label in result.updated:
+        info(f"  ~ {label}")
+    if result.gitignored:
+        info("  added airflow_settings.yaml to .gitignore (it holds secrets)")
+
+
+def show_settings_export(result) -> None:
+    counts = f"{result.connections} connection(s), {result.pools} pool(s), {result.variables} variable(s)"
+    if result.path is None:
+        data(result.text)
+        info(f"{counts}" + ("" if result.show_secrets else "; secrets left out (--show-secrets includes them)"))
+        return
+    success(f"wrote {result.path} (mode 0600): {counts}" +
+            ("" if result.show_secrets else "; secrets left out (--show-secrets includes them)"))
+    if result.gitignored:
+        info(f"  added {result.path.name} to .gitignore (it holds secrets)")
+
+
+def show_stacks(rows, as_json_output: bool) -> None:
+    """`afc ls`: every afc stack on the engine (data on stdout)."""
+    if as_json_output:
+        as_json([row.as_dict() for row in rows])
+    elif not rows:
+        info("no afc stacks on this Docker engine")
+    else:
+        table(None, ["PROJECT", "FOLDER", "AIRFLOW", "STATE", "HEALTH", "URL"],
+              [[r.project, r.folder or "-", r.version, r.state, r.health, r.url] for r in rows])
 
 
 def show_audit(result, as_json_output: bool) -> int:

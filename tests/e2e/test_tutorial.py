@@ -32,5 +32,10 @@ def test_tutorial_runs_as_written(tmp_path):
         assert "exit code 3" in done.stdout
         assert re.search(r"hello_broken.*failed", done.stdout)
         assert "stack 'my-airflow' removed" in done.stderr
+        # the DAG author's loop: the typo named with file and line, the seeded connection read by `afc test`
+        assert "afc dags check found the broken file" in done.stdout
+        assert "dags/report.py:3: ImportError" in done.stderr
+        assert "0 created, 0 updated, 2 unchanged" in done.stderr
+        assert "the warehouse is at db.example.com" in done.stdout
     finally:
         afc("down", "--volumes", "--yes", project=tmp_path / "my-airflow")

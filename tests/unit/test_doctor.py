@@ -174,7 +174,9 @@ def test_ports_free_busy_and_held_by_this_stack():
     busy = doctor.check_ports(ports, "127.0.0.1", set(), lambda h, p: p != 18500)
     assert busy.status == FAIL
     assert busy.finding == "port 18500 on 127.0.0.1 is already in use by another program"
-    assert "AFC_PORT" in busy.fix and "--port 18501" in busy.fix
+    assert "AFC_PORT" in busy.fix and "afc up --port auto" in busy.fix
+    named = doctor.check_ports(ports, "127.0.0.1", set(), lambda h, p: p != 18500, lambda p: f"process 7 (nc -l {p})")
+    assert named.finding == "port 18500 on 127.0.0.1 is already in use by process 7 (nc -l 18500)"
     held = doctor.check_ports(ports, "127.0.0.1", {18500}, lambda h, p: p != 18500)
     assert held.status == OK and "held by this stack" in held.finding
     both = doctor.check_ports(ports, "127.0.0.1", set(), lambda h, p: False)
