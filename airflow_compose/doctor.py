@@ -283,7 +283,7 @@ def check_ports(ports: list[tuple[int, str, str]], host: str, held: set[int],
         return Result("ports", FAIL, f"port {names} on {host} {'is' if len(busy) == 1 else 'are'} already in use "
                                      f"by {who or 'another program'}",
                       f"stop that program, or choose another port: set {key} in .env"
-                      + (f" (or `afc up --port auto` to pick a free one)" if flag else "")
+                      + (" (or `afc up --port auto` to pick a free one)" if flag else "")
                       + " and run `afc up` again")
     parts = [f"{p} ({what}{', held by this stack' if p in held else ''})" for p, _, what in ports]
     return Result("ports", OK, f"{host}: " + ", ".join(parts) + (" free" if not held else " available"))

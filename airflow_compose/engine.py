@@ -363,10 +363,6 @@ class Stack:
         with docker_errors("stop the stack"):
             self.docker.compose.stop(services or None)
 
-    def start(self, services: list[str] | None = None) -> None:
-        with docker_errors("start the stack"):
-            self.docker.compose.start(services or None)
-
     def restart(self, services: list[str] | None = None) -> None:
         with docker_errors("restart services"):
             self.docker.compose.restart(services or None)

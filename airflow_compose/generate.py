@@ -139,9 +139,9 @@ def check_project(project: Project, facts: EngineFacts, validate) -> CheckResult
         problems.append(Problem(f"{project.compose_path} is not what .env describes (edited by hand, or .env "
                                 f"changed since)", f"run `afc up` (re-renders it), or `afc config --output "
                                                    f"{project.compose_path}`; put hand edits in compose.override.yaml"))
-    for folder in ("dags", "logs", "plugins", "config"):
-        if not (project.root / folder).is_dir():
-            problems.append(Problem(f"folder {folder}/ is missing", f"mkdir {project.root / folder}"))
+    for name in ("dags", "logs", "plugins", "config"):
+        if not (project.root / name).is_dir():
+            problems.append(Problem(f"folder {name}/ is missing", f"mkdir {project.root / name}"))
     if validate is not None and project.compose_path.exists():
         try:
             validate(project)

@@ -6,15 +6,13 @@ error says where the backup is and how to restore it. Results are dataclasses; n
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import engine, health, settings, tags
-from .errors import EnvironmentProblem, StackError, UsageError
+from . import health, settings, tags
+from .errors import StackError, UsageError
 from .project import Project, find_project, write_atomically
 from .spec import build_spec, host_facts
 
@@ -108,64 +106,19 @@ def plan_for(project_dir: Path, to: str) -> UpgradePlan:
 # --- backup -------------------------------------------------------------------------------------------------
 
 def restore_command(ctx, backup: Path) -> str:
-    """How to put the backup back: `afc restore` when this afc has it, else pg_restore through compose."""
-    try:
-        from . import backup as backup_module  # written alongside; may not exist in this version
-        if hasattr(backup_module, "restore"):
-            return f"afc -C {ctx.project.root} restore {backup} --yes"
-    except ImportError:
-        pass
-    spec = ctx.spec
-    compose = " ".join(ctx.stack.compose_command("exec", "-T", "postgres"))
-    return (f"afc -C {ctx.project.root} up postgres && {compose} pg_restore -U {spec.postgres_user} "
-            f"-d {spec.postgres_db} --clean --if-exists --no-owner < {backup}")
-
-
-def _dump_database(ctx, folder: Path, label: str) -> Path:
-    """`pg_dump -Fc` of the metadata DB through `docker compose exec -T postgres`, into folder (mode 0600)."""
-    folder.mkdir(exist_ok=True)
-    folder.chmod(0o700)
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    path = folder / f"{ctx.spec.project}-{label}-{stamp}.dump"
-    tmp = path.with_suffix(".dump.part")
-    spec = ctx.spec
-    command = ctx.stack.compose_command("exec", "-T", "postgres", "pg_dump", "-U", spec.postgres_user,
-                                        "-d", spec.postgres_db, "-Fc")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            done = subprocess.run(command, stdout=out, stderr=subprocess.PIPE, timeout=600)
-        if done.returncode != 0:
-            raise StackError("cannot back up the metadata database (pg_dump failed); nothing was changed",
-                             hint="check `afc logs postgres`, then run `afc upgrade` again",
-                             details=done.stderr.decode(errors="replace"))
-        with open(tmp, "rb") as check:
-            if check.read(5) != b"PGDMP":
-                raise StackError("the metadata database backup is not a pg_dump archive; nothing was changed",
-                                 hint="check `afc logs postgres`, then run `afc upgrade` again")
-        os.replace(tmp, path)
-    except FileNotFoundError:
-        raise EnvironmentProblem("the docker command is not installed (or not on PATH)", hint="install Docker")
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    """How to put the backup back."""
+    return f"afc -C {ctx.project.root} restore {backup} --yes"
 
 
 def backup_database(ctx, label: str) -> Path:
-    """The shared `afc backup` function when it exists, else afc upgrade's own pg_dump."""
-    try:
-        from . import backup as backup_module
-    except ImportError:
-        backup_module = None
-    shared = getattr(backup_module, "backup", None) if backup_module else None
+    """`afc backup` of the metadata database into backups/ (one format, restorable by `afc restore`)."""
+    from . import backup
+
     folder = ctx.project.root / BACKUP_DIR
-    if callable(shared):  # afc backup's own function: one format, one place, restorable by `afc restore`
-        folder.mkdir(mode=0o700, exist_ok=True)
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        suffix = ".sqlite" if ctx.spec.lite else ".dump"
-        return Path(shared(ctx, folder / f"{ctx.spec.project}-{label}-{stamp}{suffix}").path)
-    return _dump_database(ctx, folder, label)
+    folder.mkdir(mode=0o700, exist_ok=True)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    suffix = ".sqlite" if ctx.spec.lite else ".dump"
+    return Path(backup.backup(ctx, folder / f"{ctx.spec.project}-{label}-{stamp}{suffix}").path)
 
 
 def _ensure_postgres(ctx, timeout: float) -> None:
