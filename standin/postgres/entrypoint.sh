@@ -12,7 +12,16 @@ die() { printf '[postgres-entrypoint] ERROR: %s\n' "$*" >&2; exit 1; }
 PGDATA=${PGDATA:-/var/lib/postgresql/data}
 export PGDATA
 
-# POSTGRES_*_FILE: the variable's value read from a file (Docker secrets); setting both is an error.
+
+if [[ ${1:-} == -* ]]; then
+    set -- postgres "$@"
+fi
+if [[ ${1:-} != postgres ]]; then
+    exec "$@"
+fi
+
+# POSTGRES_*_FILE (Docker secrets), read only for the server, as the official entrypoint does; setting
+# both a variable and its _FILE is an error.
 for name in POSTGRES_PASSWORD POSTGRES_USER POSTGRES_DB POSTGRES_INITDB_ARGS; do
     file_var=${name}_FILE
     if [[ -n ${!file_var:-} ]]; then
@@ -21,13 +30,6 @@ for name in POSTGRES_PASSWORD POSTGRES_USER POSTGRES_DB POSTGRES_INITDB_ARGS; do
         unset "$file_var"
     fi
 done
-
-if [[ ${1:-} == -* ]]; then
-    set -- postgres "$@"
-fi
-if [[ ${1:-} != postgres ]]; then
-    exec "$@"
-fi
 
 # Images with the 18+ layout keep PGDATA in a major-specific folder of the volume /var/lib/postgresql;
 # data mounted at the old path would be silently unused, so the server refuses to start (as postgres:18).
