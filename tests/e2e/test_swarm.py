@@ -120,7 +120,7 @@ def test_swarm_deploy_run_scale_rm(tmp_path, single_node_swarm):
         assert "swarm stack 'e2e-swarm-swarm' is healthy after" in deployed.stderr
         assert "cannot bind published ports to 127.0.0.1" in deployed.stderr, "the exposure warning"
         assert "phase 1/3" in deployed.stderr and "phase 3/3" in deployed.stderr
-        image = re.search(r"image: (\S+) \(built", deployed.stderr)[1]
+        image = re.search(r"image: (\S+) \((built|reused)", deployed.stderr)[1]
 
         status = json.loads(afc("swarm", "status", "--json", project=project, check=True).stdout)
         assert status["healthy"] is True and status["stack"] == stack, status
