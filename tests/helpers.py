@@ -134,7 +134,12 @@ def schema_validator(file_name: str):
     """A draft-07 validator of a JSON schema in tests/data (see tests/data/README.md), loaded once."""
     import jsonschema
 
-    return jsonschema.Draft7Validator(json.loads((DATA / file_name).read_text()))
+    path = DATA / file_name
+    if not path.exists():  # stored gzipped (see tests/data/README.md)
+        import gzip
+
+        return jsonschema.Draft7Validator(json.loads(gzip.decompress((DATA / f"{file_name}.gz").read_bytes())))
+    return jsonschema.Draft7Validator(json.loads(path.read_text()))
 
 
 def assert_valid(schema_file: str, document: dict) -> None:

@@ -75,10 +75,10 @@ def test_init_may_take_the_name_of_its_own_folders_stack():
 
 def test_init_refuses_a_given_name_that_another_folders_stack_holds():
     with pytest.raises(ProjectError) as error:
-        identity.name_for_init(Path("/p/mine"), {"AFC_PROJECT_NAME": "shared"}, {}, held_by("/q/theirs"),
+        identity.name_for_init(Path("/p/mine"), {"AFC_PROJECT_NAME": "taken"}, {}, held_by("/q/theirs"),
                                 "legacy")
     assert error.value.exit_code == PROJECT
-    assert "'shared'" in error.value.message and "/q/theirs" in error.value.message
+    assert "'taken'" in error.value.message and "/q/theirs" in error.value.message
     assert "AFC_PROJECT_NAME=" in error.value.hint
 
 
