@@ -101,8 +101,12 @@ class Bench:
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     loads: list[str] = field(default_factory=list)
+    engine: str = ""  # the label of the engine being measured, e.g. "Engine 26.1.5"; it heads the rows' sections
+    engines: list[str] = field(default_factory=list)  # every engine measured so far
 
     def add(self, row: Row) -> None:
+        if self.engine:
+            row.section = f"{row.section} — {self.engine}"
         self.rows.append(row)
 
     def note(self, text: str) -> None:
@@ -113,7 +117,8 @@ class Bench:
         """Record how busy the machine is (`uptime`, containers running) under `label`."""
         text = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
         others = subprocess.run(["docker", "ps", "-q"], capture_output=True, text=True).stdout.split()
-        self.loads.append(f"{label}: `{text}`; {len(others)} containers running on the engine")
+        where = f" ({self.engine})" if self.engine else ""
+        self.loads.append(f"{label}{where}: `{text}`; {len(others)} containers running on the engine")
         log(self.loads[-1])
 
     def guarded(self, label: str, function: Callable, *args) -> None:

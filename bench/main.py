@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import sections  # noqa: F401 - registers the sections
 from .core import ROOT, SECTIONS, Bench, log, section_names
+from .engines import ENGINES, on_engine
 from .report import write_report
 from .stack_tools import cleanup_all
 
@@ -25,7 +26,13 @@ def parse_args(argv: list[str] | None, description: str) -> argparse.Namespace:
     parser.add_argument("--budget", type=float, default=25, help="minutes for the whole benchmark: further "
                         "cold-start runs are skipped when they would not fit (default 25)")
     parser.add_argument("--versions", default=",".join(VERSIONS), help="Airflow versions of the cold rows")
+    parser.add_argument("--engines", default="machine", help=f"comma-separated engines to measure on, in turn, "
+                        f"each with the whole budget: {list(ENGINES)} (engine2: scripts/engine2, Docker 26.1.5)")
     args = parser.parse_args(argv)
+    args.engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    wrong = [e for e in args.engines if e not in ENGINES]
+    if wrong or not args.engines:
+        parser.error(f"unknown engine(s) {wrong}; choose from {list(ENGINES)}")
     args.only = [s.strip() for s in args.only.split(",") if s.strip()]
     bad = [s for s in args.only if s not in names]
     if bad:
@@ -38,7 +45,7 @@ def main(argv: list[str] | None = None, description: str = "Benchmarks of afc ag
     args = parse_args(argv, description)
     bench = Bench(work=Path(tempfile.mkdtemp(prefix="afc-bench-")), quick=args.quick,
                   stack_runs=args.runs or (1 if args.quick else 3), versions=args.versions,
-                  selected=set(args.only), deadline=time.monotonic() + args.budget * 60)
+                  selected=set(args.only), deadline=0)
 
     def on_term(signum, frame):
         raise KeyboardInterrupt
@@ -47,11 +54,19 @@ def main(argv: list[str] | None = None, description: str = "Benchmarks of afc ag
     t0 = time.perf_counter()
     status = 0
     try:
-        bench.load("start")
-        for section in SECTIONS:
-            if bench.selected & set(section.names):
-                bench.guarded(section.title, section.measure, bench)
-        bench.load("end")
+        for engine in args.engines:
+            with on_engine(engine) as label:
+                bench.engine = label if len(args.engines) > 1 or engine != "machine" else ""
+                bench.engines.append(label)
+                bench.deadline = time.monotonic() + args.budget * 60
+                bench.load("start")
+                try:
+                    for section in SECTIONS:
+                        if bench.selected & set(section.names):
+                            bench.guarded(section.title, section.measure, bench)
+                finally:
+                    cleanup_all()  # on this engine, before it goes
+                bench.load("end")
     except KeyboardInterrupt:
         log("interrupted: removing the bench stacks")
         status = 130

@@ -22,23 +22,21 @@ def table(rows: list[Row]) -> str:
 
 
 def write_report(bench: Bench, only: list[str], started: str, elapsed: float) -> str:
-    engine = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True,
-                            text=True).stdout.strip()
     compose_v = subprocess.run(["docker", "compose", "version", "--short"], capture_output=True,
                                text=True).stdout.strip()
     how = [text for s in SECTIONS for text in s.how]
     text = f"""# Benchmarks
 
 Written by `bench/run.py` ({'quick: 1 run per stack measurement' if bench.quick else 'full run'}; sections: \
-{', '.join(only)}), {started} UTC, {elapsed / 60:.1f} min. Machine: {os.cpu_count()} CPUs, Docker Engine \
-{engine}, compose {compose_v}, stand-in images `afc-standin/*`.
+{', '.join(only)}), {started} UTC, {elapsed / 60:.1f} min. Machine: {os.cpu_count()} CPUs, Docker \
+{' and '.join(bench.engines)}, compose {compose_v}, stand-in images `afc-standin/*`.
 
 Every figure is the median over n runs with the spread (min–max); a ratio is afc's median over the
 baseline's median, both measured in this run with afc and baseline runs alternating. Re-run with
 `make bench` (or `.venv/bin/python bench/run.py [--quick] [--only {','.join(section_names())}]`).
 
-**The machine was shared**: other engineers ran Airflow stacks on the same 2-core engine during this run, so
-absolute times are noisier and slower than on an idle laptop; the ratios are the meaningful figures. Load:
+Absolute times swing with the machine's load (written down below, at the start, between versions and at the
+end); the ratios, from afc and baseline runs alternating, are the meaningful figures. Load:
 
 """ + "\n".join(f"- {l}" for l in bench.loads) + "\n" + table(bench.rows) + "\n\n## How each row is measured\n\n" \
         + "\n".join(f"- {n}" for n in how + bench.notes) + "\n"

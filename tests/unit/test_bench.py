@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.core import SECTIONS, Row, Series, section_names
+from bench.core import SECTIONS, Bench, Row, Series, section_names
 from bench.main import parse_args
 from bench.report import table
 
@@ -23,6 +23,18 @@ def test_only_takes_known_sections():
     with pytest.raises(SystemExit) as refused:
         parse_args(["--only", "startup,colds"], "bench")
     assert refused.value.code == 2
+
+
+def test_engines_are_checked_and_head_their_rows():
+    assert parse_args([], "bench").engines == ["machine"]
+    assert parse_args(["--engines", "machine, engine2"], "bench").engines == ["machine", "engine2"]
+    with pytest.raises(SystemExit) as refused:
+        parse_args(["--engines", "engine3"], "bench")
+    assert refused.value.code == 2
+    bench = Bench(work=Path("."), quick=True, stack_runs=1, versions=[], selected=set(), deadline=0,
+                  engine="Engine 26.1.5")
+    bench.add(Row("2. Cold time to healthy", "a", Series([1.0])))
+    assert bench.rows[0].section == "2. Cold time to healthy — Engine 26.1.5"
 
 
 def test_table_groups_rows_under_their_section_in_order():
