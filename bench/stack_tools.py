@@ -59,21 +59,23 @@ def afc_project(work: Path, name: str, version: str, port: int, *extra: str) -> 
     return folder
 
 
+HEAL_PROBE = re.compile(r'if timeout -s KILL \d+ (.*?); then echo "\$\$boot 0 0"', re.S)
+# The official docker-compose.yaml's own timings for its database and broker (its Airflow services: OFFICIAL_TIMINGS).
+OFFICIAL_SERVICE_TIMINGS = {"postgres": {"interval": "10s", "retries": 5, "start_period": "5s"},
+                            "redis": {"interval": "10s", "timeout": "30s", "retries": 50, "start_period": "30s"}}
+
+
 def unwrap(test: list[str]) -> list[str]:
-    """afc's check without its legacy start-up wrapper (the stamp file): the service's real check."""
-    if len(test) != 2 or test[0] != "CMD-SHELL" or "afc-healthy" not in test[1]:
+    """afc's check without its self-heal bookkeeping (state file, kill after repeated failures): the real probe."""
+    if len(test) != 2 or test[0] != "CMD-SHELL" or "afc-health" not in test[1]:
         return test
-    match = re.search(r"then exit 0; fi; (.*) && echo \"\$\$boot\" > \$\$stamp\s*$", test[1], re.S)
+    match = HEAL_PROBE.search(test[1])
     if not match:
         raise RuntimeError(f"cannot unwrap health check {test[1]!r}")
-    inner = match.group(1).strip()
-    if inner.startswith("( ") and inner.endswith(" )"):
-        inner = inner[2:-2]
-    return ["CMD-SHELL", inner]
+    return ["CMD-SHELL", match.group(1).strip()]
 
 
-def baseline_project(source: Path, work: Path, name: str, port: int) -> Path:
-    """The same services and images as afc's rendered file, with the official stack's health-check timings."""
+def _copy_project(source: Path, work: Path, name: str) -> tuple[Path, dict]:
     folder = work / name
     if folder.exists():
         shutil.rmtree(folder)
@@ -81,17 +83,53 @@ def baseline_project(source: Path, work: Path, name: str, port: int) -> Path:
     CLEANUP[name] = None
     data = yaml.safe_load((source / "compose.yaml").read_text())
     data["name"] = name
+    return folder, data
+
+
+def _write(folder: Path, data: dict, port: int, what: str) -> Path:
+    for service in data["services"].values():
+        service["ports"] = [re.sub(r":\d+:", f":{port}:", p) for p in service.get("ports", [])]
+        if not service["ports"]:
+            del service["ports"]
+    (folder / "compose.yaml").write_text(f"# Baseline for bench/run.py: {what}.\n"
+                                         + yaml.safe_dump(data, sort_keys=False, width=200))
+    return folder
+
+
+def baseline_project(source: Path, work: Path, name: str, port: int) -> Path:
+    """The same services and images as afc's rendered file, with the official stack's health-check timings."""
+    folder, data = _copy_project(source, work, name)
     for service in data["services"].values():
         check = service.get("healthcheck")
         if check:
             service["healthcheck"] = {"test": unwrap(check["test"]), **OFFICIAL_TIMINGS}
-        service["ports"] = [re.sub(r":\d+:", f":{port}:", p) for p in service.get("ports", [])]
-        if not service["ports"]:
-            del service["ports"]
-    (folder / "compose.yaml").write_text(
-        "# Baseline for bench/run.py: afc's rendered file with the official stack's health-check timings.\n"
-        + yaml.safe_dump(data, sort_keys=False, width=200))
-    return folder
+    return _write(folder, data, port, "afc's rendered file with the official stack's health-check timings")
+
+
+def official_design_project(source: Path, work: Path, name: str, port: int, version: str) -> Path:
+    """The official docker-compose.yaml's design on afc's images and settings: its service set (no log cleaner),
+    init by the image's entrypoint (`_AIRFLOW_DB_MIGRATE`, `_AIRFLOW_WWW_USER_CREATE`, then `airflow version`),
+    every Airflow service waiting for postgres, redis and init, the 3.x worker also for a healthy api-server,
+    and its health timings per service (no `start_interval`)."""
+    folder, data = _copy_project(source, work, name)
+    services = data["services"]
+    services.pop("log-cleaner", None)
+    init = services["init"]
+    init["command"] = ["version"]
+    init["environment"].update(_AIRFLOW_DB_MIGRATE="true", _AIRFLOW_WWW_USER_CREATE="true")
+    init["depends_on"] = {"postgres": {"condition": "service_healthy"}, "redis": {"condition": "service_healthy"}}
+    for service_name, service in services.items():
+        check = service.get("healthcheck")
+        if check:
+            timings = OFFICIAL_SERVICE_TIMINGS.get(service_name, OFFICIAL_TIMINGS)
+            service["healthcheck"] = {"test": unwrap(check["test"]), **timings}
+        if service_name not in ("postgres", "redis", "init"):
+            service["depends_on"] = {"postgres": {"condition": "service_healthy"},
+                                     "redis": {"condition": "service_healthy"},
+                                     "init": {"condition": "service_completed_successfully"}}
+    if "worker" in services and not version.startswith("2."):
+        services["worker"]["depends_on"]["api-server"] = {"condition": "service_healthy"}
+    return _write(folder, data, port, "the official docker-compose.yaml's design on afc's images and settings")
 
 
 def afc_up(folder: Path) -> float:

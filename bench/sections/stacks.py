@@ -9,7 +9,7 @@ from typing import Callable
 
 from ..core import AFC, Bench, Row, Series, log, run, section
 from ..stack_tools import (afc_project, afc_up, base_up, baseline_project, compose, footprint, footprint_note,
-                           remove, web_service)
+                           official_design_project, remove, web_service)
 
 FIRST_PORT = 18300  # each version takes ten ports from here on
 
@@ -42,7 +42,7 @@ class Side:
         return time.monotonic() - start
 
 
-@section("cold", "warm", "restart", "footprint", title="Airflow stacks", how=(
+@section("cold", "official", "warm", "restart", "footprint", title="Airflow stacks", how=(
     "**Cold time to healthy**: `afc up` on a fresh project (`afc init` with the stand-in images; images present, "
     "no volumes) until it returns with every service healthy. Baseline: afc's rendered compose.yaml copied to a "
     "separate project with only the health checks changed to the official docker-compose.yaml's timings "
@@ -50,6 +50,13 @@ class Side:
     "removed (each service keeps its real check: pg_isready, redis-cli ping, curl of the health endpoint, "
     "celery inspect ping, the job heartbeat query), started with `docker compose up -d --wait`. Each run starts "
     "from nothing and ends with `down --volumes`.",
+    "**Cold, against the official design** (`official`): the official docker-compose.yaml's design on the same "
+    "images and settings — its service set (no log cleaner), init by the image's entrypoint "
+    "(`_AIRFLOW_DB_MIGRATE=true`, `_AIRFLOW_WWW_USER_CREATE=true`, command `version`), every Airflow service "
+    "waiting for healthy postgres and redis and a finished init, the 3.x worker also for a healthy api-server, and "
+    "its health timings per service (postgres 10s/5 retries/5s start period, redis 10s/30s timeout/50/30s, Airflow "
+    "services 30s/10s/5/30s; no `start_interval`) — started with `docker compose up -d --wait`, alternating with "
+    "the afc and first-baseline runs.",
     "**Warm re-up** (first version, first run): on afc's running, healthy stack, `afc up` then `docker compose "
     "up -d --wait` with the same files, project name and directory (nothing is recreated), three times. "
     "Plain compose starts the exited one-shot `init` service again (migrations check, admin user) and `--wait` "
@@ -66,14 +73,15 @@ def stacks(bench: Bench) -> None:
     for n, version in enumerate(versions):
         extra = bench.selected & ({"warm", "restart"} if n == 0 else set())
         extra |= bench.selected & {"footprint"}
-        if "cold" not in bench.selected and not extra:
+        cold = bench.selected & {"cold", "official"}
+        if not cold and not extra:
             continue
         reserve = 240 * ("footprint" in bench.selected) + 120 * ("logs" in bench.selected)
         # the first version also does warm re-up and restart (~5 min on a busy machine)
         extras = 300 * bool(extra & {"warm", "restart"})
         share = (bench.deadline - reserve - time.monotonic() - extras) / (len(versions) - n) + extras
         bench.guarded(f"Airflow {version} stacks", version_stacks, bench, version,
-                      (bench.selected & {"cold"}) | extra, FIRST_PORT + 10 * n, share)
+                      cold | extra, FIRST_PORT + 10 * n, share)
         bench.load(f"after Airflow {version}")
 
 
@@ -86,8 +94,8 @@ def version_stacks(bench: Bench, version: str, parts: set[str], port: int, share
     extra_time = 0.0  # spent on warm, restart and footprint (first run only)
     tag = version.replace(".", "")
     web = web_service(version)
-    a_name, b_name = f"bench-afc-{tag}", f"bench-base-{tag}"
-    afc, base = Side("afc"), Side("baseline")
+    a_name, b_name, o_name = f"bench-afc-{tag}", f"bench-base-{tag}", f"bench-official-{tag}"
+    afc, base, official = Side("afc"), Side("baseline"), Side("official design")
     try:
         for i in range(bench.stack_runs):
             spent = time.monotonic() - began
@@ -113,8 +121,14 @@ def version_stacks(bench: Bench, version: str, parts: set[str], port: int, share
                 extra_time += base.first_run_extras(b_name, web, parts, compose(b_name, b, "down"),
                                                     lambda: base_up(b_name, b))
             remove(b_name)
+            if "official" in parts:
+                o = official_design_project(a, bench.work, o_name, port + 2, version)
+                log(f"{version} run {i + 1}/{bench.stack_runs}: docker compose up --wait (cold, official design)")
+                official.cold.add(base_up(o_name, o))
+                log(f"  official design cold: {official.cold.values[-1]:.1f}s")
+                remove(o_name)
     finally:
-        add_rows(bench, f"Airflow {version} Celery", web, parts, afc, base)
+        add_rows(bench, f"Airflow {version} Celery", web, parts, afc, base, official)
 
 
 def warm_up(afc: Side, base: Side, name: str, folder: Path) -> None:
@@ -125,7 +139,10 @@ def warm_up(afc: Side, base: Side, name: str, folder: Path) -> None:
     log(f"  warm afc {afc.warm.values} compose {base.warm.values}")
 
 
-def add_rows(bench: Bench, label: str, web: str, parts: set[str], afc: Side, base: Side) -> None:
+def add_rows(bench: Bench, label: str, web: str, parts: set[str], afc: Side, base: Side, official: Side) -> None:
+    if "official" in parts:
+        bench.add(Row("2. Cold time to healthy", f"{label}: fresh project to all healthy", afc.cold, official.cold,
+                      "the official design (`up -d --wait`)", target=0.5))
     if "cold" in parts:
         bench.add(Row("2. Cold time to healthy", f"{label}: fresh project to all healthy", afc.cold, base.cold,
                       "`docker compose up -d --wait`, official health timings", target=0.5))

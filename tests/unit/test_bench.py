@@ -7,13 +7,15 @@ import pytest
 from bench.core import SECTIONS, Bench, Row, Series, section_names
 from bench.main import parse_args
 from bench.report import table
+from tests.helpers import assert_valid
 
 README = Path(__file__).resolve().parents[2] / "bench" / "README.md"
+GOLDEN = Path(__file__).parent / "golden"
 
 
 def test_sections_are_the_ones_the_readme_names_in_its_order():
     listed = re.findall(r"`(\w+)` \(", README.read_text().split("Sections:", 1)[1].split("\n\n", 1)[0])
-    assert section_names() == listed == ["startup", "cold", "warm", "restart", "footprint", "logs", "build"]
+    assert section_names() == listed == ["startup", "cold", "official", "warm", "restart", "footprint", "logs", "build"]
     assert len([how for s in SECTIONS for how in s.how]) == len(listed), "one description a section in the report"
 
 
@@ -44,3 +46,38 @@ def test_table_groups_rows_under_their_section_in_order():
     assert lines.index("### 1. CLI start-up") < lines.index("### 2. Cold time to healthy")
     assert "| a | 5.00 s (4.00–6.00, n=2) | compose: 10.00 s (1 run) | 0.50× | ≤ 0.5× | met |" in lines
     assert "| ↳ why | | | | | |" in lines
+
+
+@pytest.mark.parametrize("version", ["2.10.4", "3.3.2"])
+def test_baselines_keep_the_real_probes_and_take_the_official_design(tmp_path, version):
+    import yaml
+
+    from bench.stack_tools import baseline_project, official_design_project
+    source = tmp_path / "afc"
+    source.mkdir()
+    (source / "compose.yaml").write_text((GOLDEN / f"{version}-amd64-celery.yaml").read_text())
+    rendered = yaml.safe_load((source / "compose.yaml").read_text())
+    web = "webserver" if version.startswith("2.") else "api-server"
+
+    plain = yaml.safe_load((baseline_project(source, tmp_path, "b", 18901) / "compose.yaml").read_text())
+    official = yaml.safe_load((official_design_project(source, tmp_path, "o", 18902, version)
+                               / "compose.yaml").read_text())
+    for document in (plain, official):
+        assert_valid("compose-spec.json", document)
+        checks = {name: s["healthcheck"] for name, s in document["services"].items() if "healthcheck" in s}
+        assert not any("afc-health" in str(c["test"]) or "start_interval" in c for c in checks.values())
+        assert checks["scheduler"]["test"] == ["CMD-SHELL", "curl --fail --silent --show-error "
+                                                            "http://localhost:8974/health"]
+        assert checks[web]["interval"] == "30s" and checks[web]["start_period"] == "30s"
+    assert plain["services"]["init"]["command"] == rendered["services"]["init"]["command"]
+    assert plain["services"]["redis"]["healthcheck"]["retries"] == 5
+
+    services = official["services"]
+    assert "log-cleaner" not in services and services["init"]["command"] == ["version"]
+    assert services["init"]["environment"]["_AIRFLOW_DB_MIGRATE"] == "true"
+    assert services["redis"]["healthcheck"] == {"test": ["CMD", "redis-cli", "ping"], "interval": "10s",
+                                                "timeout": "30s", "retries": 50, "start_period": "30s"}
+    waits = {name: set(s.get("depends_on", {})) for name, s in services.items()}
+    assert waits["scheduler"] == {"postgres", "redis", "init"}
+    assert waits["worker"] == {"postgres", "redis", "init"} | ({"api-server"} if web == "api-server" else set())
+    assert services[web]["ports"] == ["127.0.0.1:18902:8080"]
