@@ -98,6 +98,7 @@ class Bench:
     versions: list[str]
     selected: set[str]
     deadline: float  # time.monotonic() by which the whole run should end
+    idle_minutes: float = 5  # how long the idle section leaves each stack alone
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     loads: list[str] = field(default_factory=list)

@@ -156,6 +156,9 @@ def add_rows(bench: Bench, label: str, web: str, parts: set[str], afc: Side, bas
         bench.add(Row("4. Restart with data", f"{label}: `afc down` + `afc up` (DB kept)", total_a, total_b,
                       "compose down + up --wait of the baseline file"))
         bench.add(Row("4. Restart with data", f"{label}: of which `up`", afc.up, base.up, "compose up --wait"))
+        if afc.cold.values:
+            bench.add(Row("4. Restart with data", f"{label}: `afc down` + `afc up` against afc's own cold start",
+                          total_a, afc.cold, "`afc up` of a fresh project (cold rows)", target=0.6))
     if afc.footprint:
         _total, per, processes, servers = afc.footprint
         row = Row("5. Footprint", f"{label}: memory of all containers once healthy", afc.memory, base.memory,

@@ -15,7 +15,8 @@ GOLDEN = Path(__file__).parent / "golden"
 
 def test_sections_are_the_ones_the_readme_names_in_its_order():
     listed = re.findall(r"`(\w+)` \(", README.read_text().split("Sections:", 1)[1].split("\n\n", 1)[0])
-    assert section_names() == listed == ["startup", "cold", "official", "warm", "restart", "footprint", "logs", "build"]
+    assert section_names() == listed == ["startup", "cold", "official", "warm", "restart", "footprint",
+                                                    "timeline", "idle", "logs", "build"]
     assert len([how for s in SECTIONS for how in s.how]) == len(listed), "one description a section in the report"
 
 
@@ -81,3 +82,34 @@ def test_baselines_keep_the_real_probes_and_take_the_official_design(tmp_path, v
     assert waits["scheduler"] == {"postgres", "redis", "init"}
     assert waits["worker"] == {"postgres", "redis", "init"} | ({"api-server"} if web == "api-server" else set())
     assert services[web]["ports"] == ["127.0.0.1:18902:8080"]
+
+
+def test_timeline_reads_each_service_s_first_events():
+    from bench.sections.timeline import phases
+
+    def event(service, action, seconds):
+        return {"Action": action, "timeNano": str(int((1000 + seconds) * 1e9)),
+                "Actor": {"Attributes": {"com.docker.compose.service": service}}}
+    found = [event("postgres", "create", 0.5), event("postgres", "start", 1.0),
+             event("postgres", "health_status: healthy", 3.0), event("init", "start", 3.5),
+             event("init", "die", 9.0), event("postgres", "health_status: healthy", 30.0),
+             event("scheduler", "exec_start: sh -c probe", 12.0)]
+    assert phases(found, 1000.0) == {"postgres": {"created": 0.5, "started": 1.0, "healthy": 3.0},
+                                     "init": {"started": 3.5, "exited": 9.0}}
+
+
+@pytest.mark.parametrize("version", ["2.10.4", "3.3.2"])
+def test_the_floor_starts_every_component_and_polls_its_real_probe(version):
+    import subprocess
+
+    import yaml
+
+    from bench.sections.timeline import floor_script
+    script = floor_script(yaml.safe_load((GOLDEN / f"{version}-amd64-celery.yaml").read_text()))
+    web = "webserver" if version.startswith("2.") else "api-server"
+    components = [web, "scheduler", "triggerer"] + ([] if web == "webserver" else ["dag-processor"])
+    for component in components:
+        assert f"airflow {component} >/tmp/{component.replace('-', '_')}.log" in script
+    assert "airflow celery worker >/tmp/worker.log" in script and "afc-health" not in script
+    assert "$$" not in script and "probe_worker() { timeout 20 sh -c" in script
+    assert subprocess.run(["bash", "-n", "-c", script]).returncode == 0, "the floor script parses"
