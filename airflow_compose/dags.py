@@ -64,6 +64,28 @@ def tools_failure(what: str, code: int, lines: list[str]) -> StackError:
 
 # --- paths and tracebacks ------------------------------------------------------------------------------------
 
+def run_tool(argv: list[str], what: str, input_text: str | None = None,
+             on_line: Callable[[str], None] | None = None) -> dict:
+    """Run compose/dag_tools.py by this docker command line and return its JSON result; no result is a
+    StackError saying what could not be done and why."""
+    from . import engine
+
+    code, lines = engine.stream_lines(argv, on_line, input_text=input_text)
+    raw = result_of(lines)
+    if raw is None:
+        raise tools_failure(what, code, lines)
+    return raw
+
+
+def in_stack(ctx: "Context", mode: str, what: str, input_text: str | None = None) -> dict:
+    """Run one dag_tools action in the running stack's CLI service (the stack must be up)."""
+    from . import engine
+    from .lifecycle import require_running
+
+    require_running(ctx, ctx.spec.cli_service)
+    return run_tool(engine.exec_command(ctx.stack, ctx.spec.cli_service, tools_command(mode)), what, input_text)
+
+
 def host_path(path: str) -> str:
     """A file as the project sees it: /opt/airflow/dags/x.py → dags/x.py; Airflow 3 names files relative to the
     DAG bundle (the dags folder)."""
@@ -175,16 +197,7 @@ def dags_report(raw: dict, project: str) -> DagsReport:
 
 def list_dags(ctx: "Context") -> DagsReport:
     """What the metadata database holds: the DAGs the DAG processor has seen, and its import errors."""
-    from . import engine
-    from .lifecycle import require_running
-
-    require_running(ctx, ctx.spec.cli_service)
-    argv = engine.exec_command(ctx.stack, ctx.spec.cli_service, tools_command("list"))
-    code, lines = engine.stream_lines(argv)
-    raw = result_of(lines)
-    if raw is None:
-        raise tools_failure("list the DAGs", code, lines)
-    return dags_report(raw, ctx.spec.project)
+    return dags_report(in_stack(ctx, "list", "list the DAGs"), ctx.spec.project)
 
 
 def health_warnings(ctx: "Context") -> list:
@@ -242,10 +255,7 @@ def check(ctx: "Context", files: list[Path], cwd: Path) -> CheckReport:
     paths = container_paths(ctx.project.root, files, cwd) if files else []
     argv = engine.oneoff_command(ctx.stack, ctx.spec.cli_service, tools_command("check", *paths),
                                  env=parsing_environment(ctx.spec.major))
-    code, lines = engine.stream_lines(argv)
-    raw = result_of(lines)
-    if raw is None:
-        raise tools_failure("parse the DAG files", code, lines)
+    raw = run_tool(argv, "parse the DAG files")
     return check_report(raw, time.monotonic() - began, f"a one-off container of {ctx.spec.image.text}")
 
 
@@ -260,11 +270,8 @@ def check_in_stack(ctx: "Context") -> CheckReport:
     from . import engine
 
     began = time.monotonic()
-    argv = engine.exec_command(ctx.stack, ctx.spec.cli_service, tools_command("check"))
-    code, lines = engine.stream_lines(argv)
-    raw = result_of(lines)
-    if raw is None:
-        raise tools_failure("parse the DAG files", code, lines)
+    raw = run_tool(engine.exec_command(ctx.stack, ctx.spec.cli_service, tools_command("check")),
+                   "parse the DAG files")
     return check_report(raw, time.monotonic() - began, "the running scheduler")
 
 
@@ -347,10 +354,7 @@ def test_dag(ctx: "Context", dag_id: str, date: str | None, conf: str | None,
             on_line(line)
 
     argv = engine.exec_command(ctx.stack, ctx.spec.cli_service, tools_command("test", dag_id, date_text, conf_text))
-    code, lines = engine.stream_lines(argv, relay)
-    raw = result_of(lines)
-    if raw is None:
-        raise tools_failure(f"test the DAG {dag_id}", code, lines)
+    raw = run_tool(argv, f"test the DAG {dag_id}", on_line=relay)
     return test_result(dag_id, raw, time.monotonic() - began)
 
 

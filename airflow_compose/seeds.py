@@ -234,16 +234,9 @@ class ApplyResult:
 
 def apply(ctx: "Context", seeds: Seeds) -> ApplyResult:
     """Send the validated entries to the stack: one process, one transaction; a second apply changes nothing."""
-    from . import engine
-    from .dags import result_of, tools_command, tools_failure
-    from .lifecycle import require_running
+    from .dags import in_stack
 
-    require_running(ctx, ctx.spec.cli_service)
-    argv = engine.exec_command(ctx.stack, ctx.spec.cli_service, tools_command("settings-apply"))
-    code, lines = engine.stream_lines(argv, input_text=json.dumps(seeds.as_payload()))
-    raw = result_of(lines)
-    if raw is None:
-        raise tools_failure("apply airflow_settings.yaml", code, lines)
+    raw = in_stack(ctx, "settings-apply", f"apply {FILE}", json.dumps(seeds.as_payload()))
     if raw.get("error"):
         from .errors import StackError
 
@@ -254,17 +247,9 @@ def apply(ctx: "Context", seeds: Seeds) -> ApplyResult:
 
 
 def read_stack(ctx: "Context") -> dict:
-    from . import engine
-    from .dags import result_of, tools_command, tools_failure
-    from .lifecycle import require_running
+    from .dags import in_stack
 
-    require_running(ctx, ctx.spec.cli_service)
-    argv = engine.exec_command(ctx.stack, ctx.spec.cli_service, tools_command("settings-export"))
-    code, lines = engine.stream_lines(argv)
-    raw = result_of(lines)
-    if raw is None:
-        raise tools_failure("read the connections, pools and variables", code, lines)
-    return raw
+    return in_stack(ctx, "settings-export", "read the connections, pools and variables")
 
 
 def export_document(raw: dict, show_secrets: bool) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+from datetime import datetime
 import os
 import subprocess
 import sys
@@ -183,3 +184,31 @@ class FakeClock:
 
     def sleep(self, seconds: float) -> None:
         self.now += seconds
+
+
+def container_id(project: str, service: str) -> str:
+    """The id of the (first) container of a compose project's service, running or not."""
+    ids = docker("ps", "-aq", "--filter", f"label=com.docker.compose.project={project}",
+                 "--filter", f"label=com.docker.compose.service={service}").stdout.split()
+    assert ids, f"no {service} container in {project}"
+    return ids[0]
+
+
+def inspect(cid: str) -> dict:
+    return json.loads(docker("inspect", cid).stdout)[0]
+
+
+def passed_since_start(raw: dict) -> bool:
+    state = raw["State"]
+    log = (state.get("Health") or {}).get("Log") or []
+    started = docker_time(state["StartedAt"])
+    return state["Status"] == "running" and any(entry["ExitCode"] == 0 and docker_time(entry["Start"]) > started
+                                                for entry in log)
+
+
+def docker_time(text: str) -> datetime:
+    """Docker's RFC 3339 times (nanoseconds, trailing zeros trimmed, Z or an offset) as datetimes."""
+    main, _, rest = text.partition(".")
+    digits = rest[:len(rest) - len(rest.lstrip("0123456789"))]
+    zone = rest[len(digits):].replace("Z", "+00:00") or "+00:00"
+    return datetime.fromisoformat(f"{main}.{digits[:6].ljust(6, '0')}{zone}")

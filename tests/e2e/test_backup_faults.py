@@ -16,13 +16,13 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.test_stack import DAG_FILE, json_output, run_states, trigger_and_wait, unpause
-from tests.helpers import afc, docker, standin_flags, status_json, wait_for
+from tests.helpers import (afc, container_id, docker, inspect, passed_since_start, standin_flags, status_json,
+                           wait_for)
 
 VERSION = "2.10.4"
 PORT = 18210
@@ -71,20 +71,9 @@ def stack(tmp_path_factory):
 
 # --- helpers ------------------------------------------------------------------------------------------------
 
-def container_id(service: str) -> str:
-    ids = docker("ps", "-aq", "--filter", f"label=com.docker.compose.project={NAME}",
-                 "--filter", f"label=com.docker.compose.service={service}").stdout.split()
-    assert ids, f"no {service} container"
-    return ids[0]
-
-
-def inspect(cid: str) -> dict:
-    return json.loads(docker("inspect", cid).stdout)[0]
-
-
 def crash(service: str) -> str:
     """SIGKILL the main process of the service's container from outside, as a crash or the OOM killer would."""
-    cid = container_id(service)
+    cid = container_id(NAME, service)
     pid = inspect(cid)["State"]["Pid"]
     assert pid > 0, f"{service} is not running"
     if os.geteuid() == 0:
@@ -96,7 +85,7 @@ def crash(service: str) -> str:
 
 def recover(project: Path, service: str) -> float:
     """Crash `service`, then wait until Docker restarted it and the whole stack is healthy; the seconds taken."""
-    cid = container_id(service)
+    cid = container_id(NAME, service)
     restarts = inspect(cid)["RestartCount"]
     began = time.monotonic()
     crash(service)
@@ -111,22 +100,6 @@ def recover(project: Path, service: str) -> float:
     print(f"\n[{NAME}] healthy again {seconds:.1f}s after SIGKILL of {service}")
     health_passes(project)
     return seconds
-
-
-def passed_since_start(raw: dict) -> bool:
-    state = raw["State"]
-    log = (state.get("Health") or {}).get("Log") or []
-    started = docker_time(state["StartedAt"])
-    return state["Status"] == "running" and any(entry["ExitCode"] == 0 and docker_time(entry["Start"]) > started
-                                                for entry in log)
-
-
-def docker_time(text: str) -> datetime:
-    """Docker's RFC 3339 times (nanoseconds, trailing zeros trimmed, Z or an offset) as datetimes."""
-    main, _, rest = text.partition(".")
-    digits = rest[:len(rest) - len(rest.lstrip("0123456789"))]
-    zone = rest[len(digits):].replace("Z", "+00:00") or "+00:00"
-    return datetime.fromisoformat(f"{main}.{digits[:6].ljust(6, '0')}{zone}")
 
 
 def health_passes(project: Path) -> None:
@@ -190,7 +163,7 @@ def test_backup_restore_round_trip(stack):
 
 def test_restore_bad_files_change_nothing(stack, tmp_path):
     project = stack
-    before = {c: inspect(container_id(c))["State"]["StartedAt"] for c in ("scheduler", "worker")}
+    before = {c: inspect(container_id(NAME, c))["State"]["StartedAt"] for c in ("scheduler", "worker")}
     garbage = tmp_path / "garbage.dump"
     garbage.write_text("not a dump\n")
     truncated = tmp_path / "truncated.dump"
@@ -204,7 +177,7 @@ def test_restore_bad_files_change_nothing(stack, tmp_path):
                         (truncated, "not a readable pg_dump archive")):
         done = afc("restore", str(path), "--yes", project=project)
         assert done.returncode == 2 and words in done.stderr and "Traceback" not in done.stderr, done.stderr
-    after = {c: inspect(container_id(c))["State"]["StartedAt"] for c in ("scheduler", "worker")}
+    after = {c: inspect(container_id(NAME, c))["State"]["StartedAt"] for c in ("scheduler", "worker")}
     assert before == after, "nothing was stopped"
 
 
@@ -251,10 +224,10 @@ def test_config_change_keeps_database(stack):
     text = env.read_text()
     assert "AFC_WORKER_CONCURRENCY=4" in text
     env.write_text(text.replace("AFC_WORKER_CONCURRENCY=4", "AFC_WORKER_CONCURRENCY=3"))
-    old_worker = container_id("worker")
+    old_worker = container_id(NAME, "worker")
     afc("up", "--timeout", "400", project=project, check=True)
     assert "AIRFLOW__CELERY__WORKER_CONCURRENCY: '3'" in (project / "compose.yaml").read_text()
-    worker = container_id("worker")
+    worker = container_id(NAME, "worker")
     assert worker != old_worker, "the worker was re-created with the new setting"
     assert "AIRFLOW__CELERY__WORKER_CONCURRENCY=3" in inspect(worker)["Config"]["Env"]
     assert "success" in run_states(project, VERSION), "the database survived the re-render"

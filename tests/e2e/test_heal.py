@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_backup_faults import SLEEP_DAG, dag_in_db, passed_since_start, runs, task_state
+from tests.e2e.test_backup_faults import SLEEP_DAG, dag_in_db, runs, task_state
 from tests.e2e.test_stack import DAG_FILE, run_states, unpause
-from tests.helpers import afc, docker, standin_flags, status_json, wait_for
+from tests.helpers import (afc, container_id, docker, docker_time, inspect, passed_since_start, standin_flags,
+                           status_json, wait_for)
 
 VERSION = "2.10.4"
 PORT = 18216
@@ -38,17 +39,6 @@ def stack(tmp_path_factory):
         print("\nheal figures (s): " + ", ".join(f"{k}: {v:.1f}" for k, v in FIGURES.items()))
 
 
-def container_id(service: str) -> str:
-    ids = docker("ps", "-aq", "--filter", f"label=com.docker.compose.project={NAME}",
-                 "--filter", f"label=com.docker.compose.service={service}").stdout.split()
-    assert ids, f"no {service} container"
-    return ids[0]
-
-
-def inspect(cid: str) -> dict:
-    return json.loads(docker("inspect", cid).stdout)[0]
-
-
 def freeze(cid: str) -> None:
     """SIGSTOP the service's main process: the child of the container's dumb-init."""
     docker("exec", cid, "sh", "-c", "for f in $(grep -lE '^PPid:[[:space:]]+1$' /proc/[0-9]*/status); do "
@@ -57,7 +47,6 @@ def freeze(cid: str) -> None:
 
 def first_failed_probe(cid: str, since: float) -> float | None:
     """Seconds from `since` (a time.time()) to the first failed health probe Docker still remembers."""
-    from tests.e2e.test_backup_faults import docker_time
 
     failed = [docker_time(e["Start"]).timestamp() for e in (inspect(cid)["State"].get("Health") or {}).get("Log", [])
               if e["ExitCode"] != 0 and docker_time(e["Start"]).timestamp() > since]
@@ -75,7 +64,7 @@ def succeeded_run(project: Path, version: str, count: int, timeout: float) -> fl
 
 
 def heal(project: Path, service: str) -> None:
-    cid = container_id(service)
+    cid = container_id(NAME, service)
     restarts = inspect(cid)["RestartCount"]
     frozen_at, began = time.time(), time.monotonic()
     freeze(cid)
@@ -120,9 +109,9 @@ def test_frozen_triggerer_heals(stack):
 
 
 def test_redis_restart_while_idle(stack):
-    worker = container_id("worker")
+    worker = container_id(NAME, "worker")
     restarts = inspect(worker)["RestartCount"]
-    docker("restart", container_id("redis"))
+    docker("restart", container_id(NAME, "redis"))
     FIGURES["run after idle Redis restart"] = seconds = succeeded_run(stack, VERSION, 4, timeout=120)
     print(f"\n[{NAME}] Redis restarted while idle: the next run succeeded in {seconds:.0f}s "
           f"(worker restarts: {inspect(worker)['RestartCount'] - restarts})")
@@ -136,7 +125,7 @@ def test_redis_restart_while_a_task_runs(stack):
     afc("airflow", "dags", "trigger", "afc_sleep", "-r", run_id, project=project, check=True)
     wait_for("the nap task to run", lambda: task_state(project, "afc_sleep", "nap", run_id) == "running",
              timeout=180, every=2)
-    docker("restart", container_id("redis"))
+    docker("restart", container_id(NAME, "redis"))
     began = time.monotonic()
     FIGURES["run after Redis restart with a task running"] = succeeded_run(project, VERSION, 5, timeout=120)
     ended = wait_for("the in-flight run to end", lambda: (r := runs(project, "afc_sleep")) and
@@ -148,7 +137,7 @@ def test_redis_restart_while_a_task_runs(stack):
 
 def test_log_cleaner_removes_aged_logs_only(stack):
     project = stack
-    scheduler = container_id("scheduler")
+    scheduler = container_id(NAME, "scheduler")
     docker("exec", scheduler, "sh", "-c", "mkdir -p /opt/airflow/logs/aged /opt/airflow/logs/fresh && "
                                           "touch -d '16 days ago' /opt/airflow/logs/aged/old.log && "
                                           "touch -d '14 days ago' /opt/airflow/logs/fresh/recent.log")

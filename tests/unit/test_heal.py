@@ -27,7 +27,7 @@ class FakeContainer:
         (self.proc / "1" / "fd").mkdir(parents=True)
         (self.proc / "1" / "fd" / "1").write_text("")
         (self.proc / str(self.child.pid)).mkdir()
-        (self.proc / str(self.child.pid) / "status").write_text(f"Name:\tsleep\nPPid:\t1\n")
+        (self.proc / str(self.child.pid) / "status").write_text("Name:\tsleep\nPPid:\t1\n")
         (self.proc / "77").mkdir()  # a process of some other parent: never killed
         (self.proc / "77" / "status").write_text("Name:\tbash\nPPid:\t0\n")
         self.boot(4242)
