@@ -255,7 +255,8 @@ def check(ctx: "Context", files: list[Path], cwd: Path) -> CheckReport:
     paths = container_paths(ctx.project.root, files, cwd) if files else []
     argv = engine.oneoff_command(ctx.stack, ctx.spec.cli_service, tools_command("check", *paths),
                                  env=parsing_environment(ctx.spec.major))
-    raw = run_tool(argv, "parse the DAG files")
+    with engine.oneoff_leaves_nothing(ctx.stack):
+        raw = run_tool(argv, "parse the DAG files")
     return check_report(raw, time.monotonic() - began, f"a one-off container of {ctx.spec.image.text}")
 
 
@@ -440,7 +441,8 @@ def run_pytest(ctx: "Context", paths: list[Path], extra: list[str], cwd: Path, t
     from . import engine
     from .errors import EnvironmentProblem
 
-    code = engine.run_child(pytest_command(ctx, paths, extra, cwd, tty))[0]
+    with engine.oneoff_leaves_nothing(ctx.stack):
+        code = engine.run_child(pytest_command(ctx, paths, extra, cwd, tty))[0]
     if code == PYTEST_INSTALL_FAILED:
         offline = (ctx.project.root / "wheels").is_dir()
         raise EnvironmentProblem(

@@ -1226,6 +1226,38 @@ def oneoff_command(stack: Stack, service: str, command: list[str], env: dict[str
     return stack.compose_command(*args, service, *command)
 
 
+def _project_networks(name: str) -> set[str]:
+    from python_on_whales.utils import run
+
+    docker = _client()
+    with docker_errors(f"list the networks of the compose project '{name}'"):
+        return set(run(docker.docker_cmd + ["network", "ls", "--quiet", "--filter",
+                                            f"label={PROJECT_LABEL}={name}"]).split())
+
+
+@contextlib.contextmanager
+def oneoff_leaves_nothing(stack: Stack) -> Iterator[None]:
+    """Around a one-off `compose run` of a project that has no containers: afterwards remove the network and the
+    (empty) volumes compose created for it, so checking a never-started project leaves nothing behind."""
+    from python_on_whales.utils import run
+
+    before = stack_claim(stack.name)
+    networks = _project_networks(stack.name) if not before.dirs else set()
+    try:
+        yield
+    finally:
+        after = stack_claim(stack.name) if not before.dirs else before
+        if not after.dirs:
+            docker = _client()
+            new_volumes = sorted(set(after.volumes) - set(before.volumes))
+            new_networks = sorted(_project_networks(stack.name) - networks)
+            with docker_errors(f"remove what a one-off container of '{stack.name}' left"):
+                if new_networks:
+                    run(docker.docker_cmd + ["network", "rm", *new_networks])
+                if new_volumes:
+                    run(docker.docker_cmd + ["volume", "rm", *new_volumes])
+
+
 def exec_command(stack: Stack, service: str, command: list[str], env: dict[str, str] | None = None) -> list[str]:
     """`docker compose exec -T` in a service's running container."""
     args = ["exec", "-T"]

@@ -107,7 +107,7 @@ def show_init(result) -> None:
                 f"{spec.executor} executor" + (f", {spec.workers} worker(s)" if spec.celery else ""))
     info(f"  Airflow {spec.tag.version} (Python {spec.tag.python}) from {spec.image.text}, {executor}, "
          f"linux/{spec.arch}")
-    info(f"  services: {', '.join(spec.services)}")
+    info(f"  services: {', '.join(spec.compose_services)}")
     if result.kept_secrets:
         info("  kept the existing secrets in .env")
     info("  secrets are in .env (mode 0600); next: `afc up`")

@@ -76,3 +76,20 @@ def test_anonymous_volumes_go_with_their_containers(project):
     for kind in ("container", "network", "volume"):
         assert labelled(kind) == [], f"{kind}s of the project are left"
     assert built_images() == []
+
+
+def test_checking_dags_of_a_never_started_project_leaves_nothing(project):
+    (project / "dags" / "hello.py").write_text(
+        "from airflow import DAG\nimport datetime\n"
+        "with DAG('hello', start_date=datetime.datetime(2024, 1, 1), schedule=None):\n    pass\n")
+    (project / "dags" / "broken.py").write_text("import not_a_module_anywhere\n")
+    done = afc("dags", "check", project=project)
+    assert done.returncode == 1 and "broken.py" in done.stdout + done.stderr, done.stderr
+    assert labelled("container") == [] and labelled("network") == [] and labelled("volume") == []
+
+    # a project that has containers keeps what it has: only what the one-off added would go
+    afc("up", "postgres", project=project, check=True)
+    networks, volumes = labelled("network"), labelled("volume")
+    assert networks and volumes
+    afc("dags", "check", project=project)
+    assert labelled("network") == networks and labelled("volume") == volumes

@@ -32,6 +32,8 @@ def test_init_creates_a_private_project(tmp_path):
     assert compose.startswith("# Generated") and "\nname: p\n" in compose
     password = [line for line in env.splitlines() if line.startswith("_AIRFLOW_WWW_USER_PASSWORD=")][0].split("=", 1)[1]
     assert len(password) >= 16 and password not in done.stdout + done.stderr
+    # the summary names every service the file has, the log cleaner included
+    assert "services: postgres, init, scheduler, webserver, triggerer, log-cleaner" in done.stderr
 
 
 def test_init_refuses_an_existing_project_and_force_keeps_secrets(tmp_path):
