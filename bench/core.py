@@ -99,6 +99,7 @@ class Bench:
     selected: set[str]
     deadline: float  # time.monotonic() by which the whole run should end
     idle_minutes: float = 5  # how long the idle section leaves each stack alone
+    soak_minutes: float = 20  # how long the soak section keeps each stack up
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     loads: list[str] = field(default_factory=list)

@@ -28,6 +28,8 @@ def parse_args(argv: list[str] | None, description: str) -> argparse.Namespace:
     parser.add_argument("--versions", default=",".join(VERSIONS), help="Airflow versions of the cold rows")
     parser.add_argument("--idle-minutes", type=float, default=5, help="minutes each stack is left alone in the "
                         "idle section (default 5)")
+    parser.add_argument("--soak-minutes", type=float, default=20, help="minutes each stack is kept up in the "
+                        "soak section (default 20)")
     parser.add_argument("--engines", default="machine", help=f"comma-separated engines to measure on, in turn, "
                         f"each with the whole budget: {list(ENGINES)} (engine2: scripts/engine2, Docker 26.1.5)")
     args = parser.parse_args(argv)
@@ -47,7 +49,8 @@ def main(argv: list[str] | None = None, description: str = "Benchmarks of afc ag
     args = parse_args(argv, description)
     bench = Bench(work=Path(tempfile.mkdtemp(prefix="afc-bench-")), quick=args.quick,
                   stack_runs=args.runs or (1 if args.quick else 3), versions=args.versions,
-                  selected=set(args.only), deadline=0, idle_minutes=args.idle_minutes)
+                  selected=set(args.only), deadline=0, idle_minutes=args.idle_minutes,
+                  soak_minutes=args.soak_minutes)
 
     def on_term(signum, frame):
         raise KeyboardInterrupt

@@ -16,7 +16,7 @@ GOLDEN = Path(__file__).parent / "golden"
 def test_sections_are_the_ones_the_readme_names_in_its_order():
     listed = re.findall(r"`(\w+)` \(", README.read_text().split("Sections:", 1)[1].split("\n\n", 1)[0])
     assert section_names() == listed == ["startup", "cold", "official", "warm", "restart", "footprint",
-                                                    "timeline", "idle", "logs", "build"]
+                                                    "timeline", "idle", "soak", "logs", "build"]
     assert len([how for s in SECTIONS for how in s.how]) == len(listed), "one description a section in the report"
 
 
