@@ -1242,12 +1242,12 @@ def oneoff_leaves_nothing(stack: Stack) -> Iterator[None]:
     from python_on_whales.utils import run
 
     before = stack_claim(stack.name)
-    networks = _project_networks(stack.name) if not before.dirs else set()
+    networks = _project_networks(stack.name) if not before.working_dirs else set()
     try:
         yield
     finally:
-        after = stack_claim(stack.name) if not before.dirs else before
-        if not after.dirs:
+        after = stack_claim(stack.name) if not before.working_dirs else before
+        if not after.working_dirs:
             docker = _client()
             new_volumes = sorted(set(after.volumes) - set(before.volumes))
             new_networks = sorted(_project_networks(stack.name) - networks)
