@@ -46,9 +46,9 @@ class Side:
     "**Cold time to healthy**: `afc up` on a fresh project (`afc init` with the stand-in images; images present, "
     "no volumes) until it returns with every service healthy. Baseline: afc's rendered compose.yaml copied to a "
     "separate project with only the health checks changed to the official docker-compose.yaml's timings "
-    "(interval 30s, timeout 10s, retries 5, start_period 30s, no start_interval) and afc's start-up wrapper "
+    "(interval 30s, timeout 10s, retries 5, start_period 30s, no start_interval) and afc's self-healing wrapper "
     "removed (each service keeps its real check: pg_isready, redis-cli ping, curl of the health endpoint, "
-    "celery inspect ping, the job heartbeat query), started with `docker compose up -d --wait`. Each run starts "
+    "celery inspect active_queues, the job heartbeat query), started with `docker compose up -d --wait`. Each run starts "
     "from nothing and ends with `down --volumes`.",
     "**Cold, against the official design** (`official`): the official docker-compose.yaml's design on the same "
     "images and settings — its service set (no log cleaner), init by the image's entrypoint "
