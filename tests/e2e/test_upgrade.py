@@ -58,9 +58,11 @@ def test_upgrade_2_10_to_2_11_to_3_3(tmp_path):
         unpause(project)
         trigger_and_wait(project, "2.10.4", expected_runs=1)
 
-        # A tag the engine does not hold and cannot pull: refused before anything changes.
+        # A tag the engine does not hold and cannot pull: the pull is refused (no registry here: an environment
+        # problem, exit 4) before anything changes.
         missing = afc("upgrade", "--to", "2.11.1", "--yes", project=project)
-        assert missing.returncode == 5 and "nothing was changed" in missing.stderr, missing.stderr
+        assert missing.returncode == 4 and "nothing was changed" in missing.stderr, missing.stderr
+        assert "cannot pull the image afc-standin/airflow:2.11.1-python3.11" in missing.stderr
         assert image_in_env(project) == "afc-standin/airflow:2.10.4-python3.11"
         assert status_json(project)["healthy"] is True
 
