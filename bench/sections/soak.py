@@ -42,7 +42,10 @@ def soak(name: str, folder: Path, web: str, minutes: float) -> tuple[dict[str, i
     start = footprint(name, web)[1]
     time.sleep(minutes * 60)
     end = footprint(name, web)[1]
-    return runs_by_state(name, folder), start, end
+    runs = runs_by_state(name, folder)
+    if not runs.get("success"):
+        raise RuntimeError(f"{name}: no successful run of the soak DAG in {minutes:g} min (runs: {runs})")
+    return runs, start, end
 
 
 def memory_note(start: dict, end: dict) -> str:
