@@ -123,6 +123,11 @@ class Bench:
         self.loads.append(f"{label}{where}: `{text}`; {len(others)} containers running on the engine")
         log(self.loads[-1])
 
+    def each_version(self, what: str, function: Callable, first_port: int) -> None:
+        """`function(bench, version, port)` for every version in turn, five ports apart, each guarded."""
+        for n, version in enumerate(self.versions):
+            self.guarded(f"Airflow {version} {what}", function, self, version, first_port + 5 * n)
+
     def guarded(self, label: str, function: Callable, *args) -> None:
         """Run one part; a failure is noted in the report and the next part still runs."""
         try:

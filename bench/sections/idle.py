@@ -36,8 +36,7 @@ def idle_samples(name: str, minutes: float) -> tuple[Series, Series]:
     "probe only every 30 s once healthy; the official ones every 30 s), "
     "the web server's workers, the Celery worker's pool, the DAG folder's rescans.",))
 def idle(bench: Bench) -> None:
-    for n, version in enumerate(bench.versions):
-        bench.guarded(f"Airflow {version} idle", version_idle, bench, version, PORT + 5 * n)
+    bench.each_version("idle", version_idle, PORT)
 
 
 def version_idle(bench: Bench, version: str, port: int) -> None:

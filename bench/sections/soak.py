@@ -59,8 +59,7 @@ def memory_note(start: dict, end: dict) -> str:
     "runs by state from the metadata database (failed runs: the goal is none) and memory per container "
     "(`docker stats`) once healthy and at the end.",))
 def soak_section(bench: Bench) -> None:
-    for n, version in enumerate(bench.versions):
-        bench.guarded(f"Airflow {version} soak", version_soak, bench, version, PORT + 5 * n)
+    bench.each_version("soak", version_soak, PORT)
 
 
 def version_soak(bench: Bench, version: str, port: int) -> None:

@@ -155,8 +155,7 @@ def everyday(bench: Bench, label: str, name: str, folder: Path) -> None:
     "until every probe answered. On the first run's stack, **everyday commands**: `afc status` and `afc logs -n "
     "20 scheduler` against `docker compose ps` and `docker compose logs --tail 20 scheduler`, alternating.",))
 def timeline(bench: Bench) -> None:
-    for n, version in enumerate(bench.versions):
-        bench.guarded(f"Airflow {version} timeline", version_timeline, bench, version, PORT + 5 * n)
+    bench.each_version("timeline", version_timeline, PORT)
 
 
 def version_timeline(bench: Bench, version: str, port: int) -> None:
