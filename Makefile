@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PROJECT ?= airflow-project
 STANDIN ?=
+BENCH_ARGS ?=
 # Stand-in images (built locally by `make images`) for machines that cannot pull from a registry.
 STANDIN_FLAGS := --image afc-standin/airflow:3.3.2-python3.11 --postgres-image afc-standin/postgres:16 --redis-image afc-standin/redis:7.2
 
@@ -48,7 +49,7 @@ test-unit: dev
 	$(BIN)/python -m pytest -m unit -q
 
 bench: dev compose images
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
