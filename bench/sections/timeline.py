@@ -116,7 +116,7 @@ def floor_run(folder: Path, name: str, image: str) -> tuple[float, dict[str, flo
                        floor_script(rendered)])
         elapsed = time.perf_counter() - start
     finally:
-        run(["docker", "rm", "-f", f"{name}-postgres", f"{name}-redis", f"{name}-airflow"], check=False)
+        run(["docker", "rm", "-f", "-v", f"{name}-postgres", f"{name}-redis", f"{name}-airflow"], check=False)
         run(["docker", "network", "rm", network], check=False)
     marks = {}
     for line in done.stdout.splitlines():
