@@ -46,7 +46,7 @@ def root(
 
 
 def _project():
-    from .project import find_project
+    from .project.files import find_project
 
     return find_project(State.project_dir)
 
@@ -103,14 +103,16 @@ def init(
                                               "from before does not know the new ones).")] = False,
 ) -> None:
     """Create a project: dags/, logs/, plugins/, config/, .env (0600, with generated secrets), compose.yaml."""
-    from . import generate, inputs, ui
-    from .project import Project
+    from .commands import initialize
+    from .project import inputs
+    from . import ui
+    from .project.files import Project
 
     folder = directory if directory.is_absolute() else State.project_dir / directory
     project = Project(inputs.creatable_folder(folder, "DIRECTORY").resolve())
     existing = project.file_values() if force and project.env_path.exists() else {}
     current = existing.get("AFC_BASE_IMAGE") or existing.get("AIRFLOW_IMAGE_NAME")  # --tag keeps its repository
-    flags = {"AIRFLOW_IMAGE_NAME": generate.image_flag(tag, image, current), "AFC_ARCH": arch,
+    flags = {"AIRFLOW_IMAGE_NAME": initialize.image_flag(tag, image, current), "AFC_ARCH": arch,
              "AFC_BASE_IMAGE": "" if tag or image else None,  # a new stock image replaces an afc-built one
              "AFC_EXECUTOR": executor, "AFC_WORKERS": _str(workers), "AFC_PORT": _str(port), "AFC_HOST": host,
              "AFC_FLOWER": _bool(flower), "AFC_POSTGRES_IMAGE": postgres_image, "AFC_REDIS_IMAGE": redis_image,
@@ -119,7 +121,7 @@ def init(
         flags["AFC_EXECUTOR"] = executor or "local"
         if "AFC_WEB_WORKERS" not in existing:
             flags["AFC_WEB_WORKERS"] = "1"
-    ui.show_init(generate.init_project(project, flags, force, _facts(), new_secrets))
+    ui.show_init(initialize.init_project(project, flags, force, _facts(), new_secrets))
 
 
 def _str(value: Optional[int]) -> Optional[str]:
@@ -140,7 +142,9 @@ def config(
                                                "writes the file with mode 0600).")] = False,
 ) -> None:
     """Print the compose file rendered from .env (secrets as ${VAR} references)."""
-    from . import engine, generate, inputs, ui
+    from . import engine, ui
+    from .commands import initialize
+    from .project import inputs
     from .errors import UsageError
 
     if check and (output or show_secrets):
@@ -150,12 +154,12 @@ def config(
     if output:
         output = inputs.writable_file(output, "--output")
     if check:
-        result = generate.check_project(project, _facts(), lambda p: engine.validate_compose_files(
+        result = initialize.check_project(project, _facts(), lambda p: engine.validate_compose_files(
             [str(f) for f in p.compose_files], str(p.root)))
         raise typer.Exit(ui.show_check(result))
-    _spec, text = generate.current_text(project, _facts())
+    _spec, text = initialize.current_text(project, _facts())
     if show_secrets:
-        text = generate.show_secrets(text, project.values())
+        text = initialize.show_secrets(text, project.values())
     if output:
         inputs.write_output(output, text, "--output", mode=0o600 if show_secrets else 0o644)
         ui.success(f"wrote {output}" + (" (mode 0600: it holds the project's secrets)" if show_secrets else ""))
@@ -168,7 +172,7 @@ def config(
 # --- run --------------------------------------------------------------------------------------------------
 
 def _ctx(render_missing: bool = False):
-    from .lifecycle import Context
+    from .commands.lifecycle import Context
 
     return Context.load(State.project_dir, render_missing)
 
@@ -185,7 +189,8 @@ def up(services: Services = None, timeout: Timeout = 300.0,
                                                    "current port while it is free), kept in .env as AFC_PORT.",
                                                    show_default=False)] = None) -> None:
     """Start the stack and wait until every service is healthy (re-renders compose.yaml if .env changed)."""
-    from . import lifecycle, ports, ui
+    from .commands import lifecycle, ports
+    from . import ui
 
     chosen = ports.resolve_port(State.project_dir, port)
     if chosen is not None:
@@ -204,7 +209,9 @@ def up(services: Services = None, timeout: Timeout = 300.0,
 def _after_up(ctx) -> None:
     """Once Airflow is healthy: airflow_settings.yaml applied (a bad entry fails `afc up` after the start, naming
     it), then the DAG files that fail to import, as a table (a warning, not a failure)."""
-    from . import dags, seeds, ui
+    from .commands import dags
+    from .stack import seeds
+    from . import ui
     from .errors import AfcError
 
     wanted = seeds.load(ctx.project.root)
@@ -222,7 +229,8 @@ def down(volumes: Annotated[bool, typer.Option("--volumes", "-v", help="Also del
                                                "(all DAG runs, connections, variables).")] = False,
          yes: Annotated[bool, typer.Option("--yes", "-y", help="Confirm --volumes without asking.")] = False) -> None:
     """Stop and remove the stack's containers (the database is kept unless --volumes)."""
-    from . import lifecycle, ui
+    from .commands import lifecycle
+    from . import ui
 
     ctx = _ctx()
     if volumes and not yes:
@@ -250,7 +258,8 @@ def start(services: Services = None, timeout: Timeout = 300.0) -> None:
 @app.command()
 def restart(services: Services = None, timeout: Timeout = 300.0) -> None:
     """Restart services (default: all) and wait until healthy."""
-    from . import lifecycle, ui
+    from .commands import lifecycle
+    from . import ui
 
     ctx = _ctx(render_missing=True)
     ctx.stack.restart(ctx.check_services(services))
@@ -262,7 +271,8 @@ def restart(services: Services = None, timeout: Timeout = 300.0) -> None:
 @app.command("status")
 def status_command(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False) -> None:
     """Per service: replicas, state, health, published ports, uptime."""
-    from . import lifecycle, ui
+    from .commands import lifecycle
+    from . import ui
 
     ui.show_status(lifecycle.status(_ctx()), as_json)
 
@@ -273,9 +283,10 @@ app.command("ps", help="Alias of `afc status`.")(status_command)
 @app.command()
 def health(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False) -> None:
     """Deep check: containers, Airflow's health endpoint, a Celery ping of each worker. Exit 0 only if all healthy."""
-    from . import lifecycle, ui
+    from .commands import lifecycle
+    from . import ui
 
-    from . import dags
+    from .commands import dags
 
     ctx = _ctx()
     report = lifecycle.deep_health(ctx)
@@ -292,7 +303,8 @@ def logs(services: Services = None,
                                                       "(e.g. 10m, 2h, 2026-01-02T13:00).", show_default=False)] = None,
          timestamps: Annotated[bool, typer.Option("--timestamps", "-t", help="Show timestamps.")] = False) -> None:
     """Show service logs, several services merged with a prefix each."""
-    from . import inputs, lifecycle
+    from .project import inputs
+    from .commands import lifecycle
 
     since = inputs.since(since) if since is not None else None
     raise typer.Exit(lifecycle.logs(_ctx(), services, follow=follow, tail=tail, since=since, timestamps=timestamps))
@@ -301,7 +313,7 @@ def logs(services: Services = None,
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def airflow(ctx: typer.Context) -> None:
     """Run the Airflow CLI in the stack's scheduler, e.g. `afc airflow dags list` (exit code passed on)."""
-    from . import lifecycle
+    from .commands import lifecycle
 
     stack = _ctx()
     raise typer.Exit(lifecycle.exec_in(stack, stack.spec.cli_service, ["airflow", *ctx.args]))
@@ -312,7 +324,7 @@ def shell(service: Annotated[Optional[str], typer.Argument(help="Service to open
                                                            "airflow in a lite project]", show_default=False)] = None,
           ) -> None:
     """Open an interactive shell in a service (default: scheduler)."""
-    from . import lifecycle
+    from .commands import lifecycle
 
     ctx = _ctx()
     raise typer.Exit(lifecycle.exec_in(ctx, service or ctx.spec.cli_service, ["bash"]))
@@ -322,7 +334,8 @@ def shell(service: Annotated[Optional[str], typer.Argument(help="Service to open
 def scale(what: Annotated[str, typer.Argument(help="What to scale: workers.")],
           count: Annotated[int, typer.Argument(help="How many.")], timeout: Timeout = 300.0) -> None:
     """Scale Celery workers up or down (`afc scale workers 3`); no other service is recreated."""
-    from . import lifecycle, ui
+    from .commands import lifecycle
+    from . import ui
     from .errors import UsageError
 
     if what not in ("workers", "worker"):
@@ -347,7 +360,8 @@ def dags_list(ctx: typer.Context, as_json: AsJson = False) -> None:
     """List the DAGs (id, file, paused, last run state) and the import errors the stack holds."""
     if ctx.invoked_subcommand is not None:
         return
-    from . import dags, ui
+    from .commands import dags
+    from . import ui
 
     raise typer.Exit(ui.show_dags(dags.list_dags(_ctx()), as_json))
 
@@ -359,7 +373,8 @@ def dags_check(files: Annotated[Optional[list[Path]], typer.Argument(
                as_json: AsJson = False) -> None:
     """Parse DAG files right now in a one-off container of the project's image (no waiting for the DAG
     processor, no running stack needed); exit 1 when any fails to import, naming file and line."""
-    from . import dags, ui
+    from .commands import dags
+    from . import ui
 
     raise typer.Exit(ui.show_dags_check(dags.check(_ctx(), files or [], Path.cwd()), as_json))
 
@@ -372,7 +387,8 @@ def test_command(dag_id: Annotated[str, typer.Argument(help="The DAG to run.")],
                                                              show_default=False)] = None) -> None:
     """Run a DAG once in the stack (`airflow dags test`), streaming its task logs; exit 0 only when the run
     succeeded."""
-    from . import dags, ui
+    from .commands import dags
+    from . import ui
 
     result = dags.test_dag(_ctx(), dag_id, date, conf, ui.task_line)
     raise typer.Exit(ui.show_test(result))
@@ -385,7 +401,7 @@ def pytest(ctx: typer.Context) -> None:
 
     pytest is installed into .afc/pytest when the image lacks it (offline from wheels/ when that folder exists).
     Paths come first; everything from the first argument starting with '-' goes to pytest."""
-    from . import dags
+    from .commands import dags
 
     paths: list[Path] = []
     extra: list[str] = []
@@ -406,7 +422,8 @@ app.add_typer(settings_app, name="settings")
 def settings_apply() -> None:
     """Apply airflow_settings.yaml to the running stack: new entries created, changed ones updated, the rest left
     alone; a bad entry is refused (naming entry and field) and nothing is written."""
-    from . import seeds, ui
+    from .stack import seeds
+    from . import ui
     from .errors import ProjectError
 
     ctx = _ctx()
@@ -425,7 +442,8 @@ def settings_export(
         show_secrets: Annotated[bool, typer.Option("--show-secrets", help="Include passwords, connection extras and "
                                                    "sensitive variables.")] = False) -> None:
     """Write the stack's connections, pools and variables in airflow_settings.yaml's shape."""
-    from . import seeds, ui
+    from .stack import seeds
+    from . import ui
 
     ui.show_settings_export(seeds.export(_ctx(), output, show_secrets))
 
@@ -433,7 +451,8 @@ def settings_export(
 @app.command("ls")
 def ls_command(as_json: AsJson = False) -> None:
     """List every afc stack on the Docker engine: project, folder, Airflow version, state, health, URL."""
-    from . import ports, ui
+    from .commands import ports
+    from . import ui
 
     ui.show_stacks(ports.list_stacks(), as_json)
 
@@ -441,7 +460,8 @@ def ls_command(as_json: AsJson = False) -> None:
 @app.command("open")
 def open_command() -> None:
     """Open the stack's web UI in a browser (prints the URL when there is no browser to open)."""
-    from . import ports, ui
+    from .commands import ports
+    from . import ui
 
     url = _ctx().spec.url
     ui.data(url)
@@ -457,7 +477,8 @@ def images(tag: Annotated[Optional[str], typer.Argument(help="A tag (e.g. 2.10.4
                                                         show_default=False)] = None,
            as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False) -> None:
     """Explain an Airflow image tag, or show the project's images as the local engine holds them."""
-    from . import images as images_module, ui
+    from .commands import images as images_module
+    from . import ui
 
     if tag:
         executor, _found = images_module.project_executor(State.project_dir)
@@ -484,7 +505,8 @@ def build(
 
     The image is tagged <project>-airflow:<content hash>: unchanged inputs reuse it. When wheels/ exists it
     is pip's only package source (offline builds). `afc up` then runs the new image."""
-    from . import build as build_module, ui
+    from .commands import build as build_module
+    from . import ui
 
     project = _project()
     with ui.PullView() as pulls:
@@ -500,7 +522,8 @@ def upgrade(to: Annotated[str, typer.Option("--to", help="Tag to upgrade to (kee
             yes: Annotated[bool, typer.Option("--yes", "-y", help="Upgrade without asking.")] = False,
             timeout: Timeout = 600.0) -> None:
     """Upgrade Airflow: back up the metadata DB, switch the image, migrate, wait healthy (rolls back on failure)."""
-    from . import ui, upgrade as upgrade_module
+    from . import ui
+    from .commands import upgrade as upgrade_module
 
     plan = upgrade_module.plan_for(State.project_dir, to)
     ui.show_upgrade_plan(plan)
@@ -526,7 +549,8 @@ def audit(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout."
     upgrade Airflow, rebuild with a newer pin, or no fix yet. Lists the base system and Debian packages as facts.
 
     Exit 0: no finding; 1: findings remain (see --fail-on); 4: the vulnerability service cannot be reached."""
-    from . import audit as audit_module, ui
+    from .commands import audit as audit_module
+    from . import ui
 
     raise typer.Exit(ui.show_audit(audit_module.audit(State.project_dir, service, osv_url, fail_on), as_json))
 
@@ -550,10 +574,11 @@ def export_helm(
     values.yaml names Secrets only; secrets.yaml holds the secrets of .env as Kubernetes Secrets.
 
     Both files are overwritten; other files in the folder are left alone."""
-    from . import helm, ui
-    from .spec import host_facts
+    from .stack import helm
+    from . import ui
+    from .stack.spec import host_facts
 
-    from .lite import refuse
+    from .commands.lite import refuse
 
     project = _project()
     spec = project.spec(host_facts())
@@ -578,8 +603,8 @@ RoutingMesh = Annotated[bool, typer.Option(
 
 
 def _swarm_ctx(engine_facts: bool = False):
-    from .lite import refuse
-    from .swarm import SwarmContext
+    from .commands.lite import refuse
+    from .commands.swarm import SwarmContext
 
     ctx = SwarmContext.load(State.project_dir, _facts() if engine_facts else None)
     refuse(ctx.spec, "swarm", "Swarm spreads services over nodes, and a SQLite file lives in one container's "
@@ -593,7 +618,9 @@ def swarm_deploy(image: SwarmImage = None, routing_mesh: RoutingMesh = False,
                                                              "to the nodes (a private registry).")] = False,
                  timeout: Timeout = 600.0) -> None:
     """Build the image with the DAGs, create the secrets, deploy in phases and wait until every replica is healthy."""
-    from . import swarm, tags, ui
+    from .commands import swarm
+    from .stack import tags
+    from . import ui
 
     ctx = _swarm_ctx(engine_facts=True)
     image = tags.pinned_reference(image) if image is not None else None
@@ -607,7 +634,8 @@ def swarm_deploy(image: SwarmImage = None, routing_mesh: RoutingMesh = False,
 @swarm_app.command("build")
 def swarm_build() -> None:
     """Build the image with dags/ and plugins/ baked in, without deploying (push it for a multi-node swarm)."""
-    from . import swarm, ui
+    from .commands import swarm
+    from . import ui
 
     ctx = _swarm_ctx()
     with ui.SwarmLive("building") as live:
@@ -617,7 +645,8 @@ def swarm_build() -> None:
 @swarm_app.command("status")
 def swarm_status(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False) -> None:
     """Per service: replicas running/wanted, task states, health, published ports, uptime."""
-    from . import swarm, ui
+    from .commands import swarm
+    from . import ui
 
     ui.show_swarm_status(swarm.status(_swarm_ctx()), as_json)
 
@@ -626,7 +655,8 @@ def swarm_status(as_json: Annotated[bool, typer.Option("--json", help="JSON on s
 def swarm_scale(what: Annotated[str, typer.Argument(help="What to scale: workers.")],
                 count: Annotated[int, typer.Argument(help="How many.")], timeout: Timeout = 300.0) -> None:
     """Scale the Celery workers of the swarm stack (`afc swarm scale workers 3`) and wait until all are healthy."""
-    from . import swarm, ui
+    from .commands import swarm
+    from . import ui
 
     ctx = _swarm_ctx()
     with ui.SwarmLive(f"scaling the workers of {ctx.name}") as live:
@@ -640,7 +670,8 @@ def swarm_rm(volumes: Annotated[bool, typer.Option("--volumes", "-v", help="Also
              yes: Annotated[bool, typer.Option("--yes", "-y", help="Confirm --volumes without asking.")] = False,
              ) -> None:
     """Remove the swarm stack and its Docker secrets (its volumes are kept unless --volumes)."""
-    from . import swarm, ui
+    from .commands import swarm
+    from . import ui
 
     ctx = _swarm_ctx()
     if volumes and not yes:
@@ -652,7 +683,9 @@ def swarm_rm(volumes: Annotated[bool, typer.Option("--volumes", "-v", help="Also
 @swarm_app.command("config")
 def swarm_config(image: SwarmImage = None, routing_mesh: RoutingMesh = False) -> None:
     """Print the swarm stack file (secrets by name only; `afc swarm deploy` creates them and deploys in phases)."""
-    from . import swarm, tags, ui
+    from .commands import swarm
+    from .stack import tags
+    from . import ui
 
     ui.data(swarm.config_text(_swarm_ctx(engine_facts=True), tags.pinned_reference(image) if image is not None else None,
                               routing_mesh))
@@ -661,7 +694,8 @@ def swarm_config(image: SwarmImage = None, routing_mesh: RoutingMesh = False) ->
 # --- backup and restore -----------------------------------------------------------------------------------
 
 def _wait_up(ctx, services, timeout: float, title: str):
-    from . import lifecycle, ui
+    from .commands import lifecycle
+    from . import ui
 
     with ui.LiveStatus(title) as live:
         return lifecycle.up(ctx, services, wait=True, timeout=timeout, on_update=live.update, on_pull=live.pull)
@@ -673,7 +707,8 @@ def backup_command(file: Annotated[Optional[Path], typer.Argument(
         show_default=False)] = None) -> None:
     """Dump the metadata database (pg_dump custom format, compressed; a lite project: a copy of its SQLite
     file; mode 0600: it holds connections)."""
-    from . import backup, ui
+    from .commands import backup
+    from . import ui
 
     ui.show_backup(backup.backup(_ctx(), file))
 
@@ -683,9 +718,10 @@ def restore_command(file: Annotated[Path, typer.Argument(help="A file written by
                     yes: Annotated[bool, typer.Option("--yes", "-y", help="Replace the database without asking.")] = False,
                     timeout: Timeout = 300.0) -> None:
     """Replace the metadata database with a backup: stops Airflow, restores, starts it and waits for healthy."""
-    from . import backup, ui
+    from .commands import backup
+    from . import ui
 
-    from .lite import check_database
+    from .commands.lite import check_database
 
     ctx = _ctx()
     path = check_database(file) if ctx.spec.lite else backup.check_archive(file)
@@ -703,7 +739,8 @@ def restore_command(file: Annotated[Path, typer.Argument(help="A file written by
 def doctor(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False) -> None:
     """Check Docker, compose, memory/CPU/disk and, inside a project, ports, arch, AIRFLOW_UID, files, images.
     Exit 4 when a check fails."""
-    from . import doctor as checks, ui
+    from .commands import doctor as checks
+    from . import ui
 
     raise typer.Exit(ui.show_doctor(checks.diagnose(State.project_dir), as_json))
 

@@ -82,7 +82,7 @@ def table(title: str | None, columns: list[str], rows: list[list[str]], stderr: 
 # --- results ----------------------------------------------------------------------------------------------
 
 def show_init(result) -> None:
-    from .folder import IGNORED, SHOWN_ENTRIES
+    from .project.folder import IGNORED, SHOWN_ENTRIES
 
     for note in result.warnings:
         warn(note)

@@ -164,7 +164,7 @@ def load_yaml_documents(text: str) -> list:
 def values(secret: str = "secret-{}", **overrides) -> dict[str, str]:
     """A project's settings: the defaults, every secret set to `secret` formatted with its lower-case name,
     project `demo`, AIRFLOW_UID 1000, then `overrides`."""
-    from airflow_compose import settings
+    from airflow_compose.stack import settings
 
     merged = settings.effective({}, {}, None)
     merged.update({name: secret.format(name.lower()) for name in settings.SECRET_NAMES})

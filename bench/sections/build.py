@@ -30,8 +30,8 @@ def project_with_a_requirement(work: Path) -> Path:
 
 def staged_context(folder: Path, context: Path) -> Path:
     """The Dockerfile and build context `afc build` would use, staged in `context`."""
-    from airflow_compose import build as afc_build
-    from airflow_compose.project import Project
+    from airflow_compose.commands import build as afc_build
+    from airflow_compose.project.files import Project
 
     plan = afc_build.plan_build(Project(folder, environ={}), Project(folder, environ={}).values())
     context.mkdir()

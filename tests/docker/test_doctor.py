@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from airflow_compose import doctor, engine
+from airflow_compose.commands import doctor
+
+from airflow_compose import engine
 from airflow_compose.errors import EnvironmentProblem
 from tests.helpers import afc, standin_flags
 
@@ -92,7 +94,7 @@ def test_a_port_held_by_another_program_fails(tmp_path):
         ), found["ports"]["finding"]
         assert "AFC_PORT" in found["ports"]["fix"]
         # the subset `afc up` uses stops on it too
-        from airflow_compose.lifecycle import Context
+        from airflow_compose.commands.lifecycle import Context
 
         ctx = Context.load(folder)
         assert [r.name for r in doctor.blocking_failures(ctx)] == ["ports"]

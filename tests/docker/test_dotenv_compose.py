@@ -8,7 +8,7 @@ import random
 import subprocess
 from pathlib import Path
 
-from airflow_compose import dotenv
+from airflow_compose.stack import dotenv
 
 TRICKY = "\n".join([
     "\ufeff# a byte-order mark first, as some editors write it",

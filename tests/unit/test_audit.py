@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from airflow_compose import audit, tags
+from airflow_compose.commands import audit
+
+from airflow_compose.stack import tags
 from tests.helpers import run_afc
 
 REPORT = json.loads((Path(__file__).parents[1] / "data" / "pip-audit-requests-2.30.0.json").read_text())

@@ -15,9 +15,15 @@ from pathlib import Path
 import pytest
 import typer
 
-from airflow_compose import build, cli, dotenv, engine, inputs, settings, tags
+from airflow_compose.commands import build
+
+from airflow_compose import cli, engine
+
+from airflow_compose.stack import dotenv, settings, tags
+
+from airflow_compose.project import inputs
 from airflow_compose.errors import ENVIRONMENT, PROJECT, USAGE, AfcError, EnvironmentProblem, ProjectError
-from airflow_compose.project import Project
+from airflow_compose.project.files import Project
 from tests.helpers import run_afc
 
 PACKAGE = Path(cli.__file__).parent
@@ -326,7 +332,7 @@ SAMPLES = {"{project.compose_path}": "/tmp/p/compose.yaml", "{engine_arch}": "ar
 def _commands():
     import re
 
-    for path in sorted(PACKAGE.glob("*.py")):
+    for path in sorted(PACKAGE.rglob("*.py")):
         for text in _string_texts(ast.parse(path.read_text())):
             for command in re.findall(r"`(afc(?: [^`]*)?)`", text):
                 yield path.name, command
@@ -552,7 +558,7 @@ def test_deleted_compose_file_gets_the_fix_not_composes_message(afc, project):
 
 def test_every_raised_error_has_a_category():
     """No AfcError leaves with the generic exit code 1: each is a usage, project, environment or stack error."""
-    for path in sorted(PACKAGE.glob("*.py")):
+    for path in sorted(PACKAGE.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "AfcError":
                 assert any(k.arg == "exit_code" for k in node.keywords), f"{path.name}:{node.lineno}"
@@ -593,7 +599,7 @@ def test_every_setting_named_in_a_message_exists():
 
     known = set(settings.BY_NAME) | {"AFC_TAG", "AFC_IMAGE", "AFC_PROJECT_DIR"}
     named = set()
-    for path in sorted(PACKAGE.glob("*.py")):
+    for path in sorted(PACKAGE.rglob("*.py")):
         for text in _string_texts(ast.parse(path.read_text())):
             if " " in text:  # a sentence, not an identifier
                 named |= set(re.findall(r"\bAFC_[A-Z_]*[A-Z]\b", text))

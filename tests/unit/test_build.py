@@ -2,10 +2,14 @@
 that runs a built image (spec, images, upgrade, init --force)."""
 import pytest
 
-from airflow_compose import build, engine, settings
+from airflow_compose.commands import build
+
+from airflow_compose import engine
+
+from airflow_compose.stack import settings
 from airflow_compose.errors import ProjectError, UsageError
-from airflow_compose.project import Project
-from airflow_compose.spec import EngineFacts, build_spec
+from airflow_compose.project.files import Project
+from airflow_compose.stack.spec import EngineFacts, build_spec
 from tests.helpers import run_afc
 
 FACTS = EngineFacts(arch="amd64", start_interval=False)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_compose import dags
+from airflow_compose.commands import dags
 from airflow_compose.errors import ProjectError, UsageError
 
 

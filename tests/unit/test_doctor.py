@@ -8,8 +8,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from airflow_compose import doctor, engine
-from airflow_compose.doctor import FAIL, GIB, OK, SKIP, WARN, Result
+from airflow_compose.commands import doctor
+
+from airflow_compose import engine
+from airflow_compose.commands.doctor import FAIL, GIB, OK, SKIP, WARN, Result
 from airflow_compose.errors import ENVIRONMENT
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -227,20 +229,20 @@ def test_uid_not_mine_warns_missing_logs_warns_and_desktop_is_fine():
 
 @pytest.fixture
 def project(tmp_path):
-    from airflow_compose import generate
-    from airflow_compose.project import Project
-    from airflow_compose.spec import EngineFacts
+    from airflow_compose.commands import initialize
+    from airflow_compose.project.files import Project
+    from airflow_compose.stack.spec import EngineFacts
 
     proj = Project(tmp_path / "proj", environ={})
-    generate.init_project(proj, {"AFC_ARCH": "amd64"}, False, EngineFacts("amd64", False))
+    initialize.init_project(proj, {"AFC_ARCH": "amd64"}, False, EngineFacts("amd64", False))
     return proj
 
 
 def _files_check(project):
-    from airflow_compose import generate
-    from airflow_compose.spec import EngineFacts
+    from airflow_compose.commands import initialize
+    from airflow_compose.stack.spec import EngineFacts
 
-    return doctor.check_project_files(generate.check_project(project, EngineFacts("amd64", False), None).problems)
+    return doctor.check_project_files(initialize.check_project(project, EngineFacts("amd64", False), None).problems)
 
 
 def test_project_files_current_stale_and_broken(project):
@@ -306,7 +308,7 @@ def test_troubleshooting_names_every_check_and_is_current():
     for doc in doctor.CATALOGUE:
         assert f"`{doc.name}`" in text, f"docs/troubleshooting.md does not mention the check {doc.name}"
     assert doctor.troubleshooting_markdown() in text, (
-        "docs/troubleshooting.md is out of date: paste the output of `python -m airflow_compose.doctor` into it")
+        "docs/troubleshooting.md is out of date: paste the output of `python -m airflow_compose.commands.doctor` into it")
 
 
 def test_troubleshooting_covers_the_recurring_problems():

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from airflow_compose import folder
+from airflow_compose.project import folder
 from tests.helpers import NO_ENGINE, run_afc
 
 

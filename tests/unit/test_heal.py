@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_compose.render import blocks, heal_wrapper
+from airflow_compose.stack.render import blocks, heal_wrapper
 
 TIMING = dict(blocks()["healthchecks"]["cheap"], timeout="3s")  # the check is given 1 s
 SHELLS = [shell for shell in ("sh", "bash") if shutil.which(shell)]

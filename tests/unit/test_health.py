@@ -1,6 +1,6 @@
 """The wait logic with a fake clock and scripted snapshots: no Docker, no real time."""
 from airflow_compose.engine import ContainerState
-from airflow_compose.health import judge, wait_until_ready
+from airflow_compose.commands.readiness import judge, wait_until_ready
 from tests.helpers import FakeClock
 
 WANTED = {"postgres": 1, "init": 1, "scheduler": 1, "worker": 2}
@@ -73,7 +73,7 @@ def test_containers_being_replaced_do_not_fail_the_wait():
 def test_status_names_the_reason_of_the_latest_restart_of_each_service():
     import datetime as dt
 
-    from airflow_compose.lifecycle import StatusResult, with_restart_reasons
+    from airflow_compose.commands.lifecycle import StatusResult, with_restart_reasons
 
     at = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 

@@ -5,11 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from airflow_compose import identity, settings
+from airflow_compose.project import identity
+
+from airflow_compose.stack import settings
 from airflow_compose.engine import StackClaim
 from airflow_compose.errors import PROJECT, ProjectError
-from airflow_compose.project import Project
-from airflow_compose.spec import project_name_from
+from airflow_compose.project.files import Project
+from airflow_compose.stack.spec import project_name_from
 
 COMPOSE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -139,7 +141,7 @@ def swarm_ctx(root, stack):
 
 
 def test_a_swarm_stack_deployed_from_another_folder_is_refused(tmp_path):
-    from airflow_compose import swarm
+    from airflow_compose.commands import swarm
 
     swarm.check_owner(swarm_ctx(tmp_path, SwarmSecrets([str(tmp_path)])))
     swarm.check_owner(swarm_ctx(tmp_path, SwarmSecrets([])))
@@ -150,7 +152,7 @@ def test_a_swarm_stack_deployed_from_another_folder_is_refused(tmp_path):
 
 
 def test_the_swarm_check_leaves_a_missing_swarm_to_the_command(tmp_path):
-    from airflow_compose import swarm
+    from airflow_compose.commands import swarm
     from airflow_compose.errors import EnvironmentProblem
 
     swarm.check_owner(swarm_ctx(tmp_path, SwarmSecrets(error=EnvironmentProblem("not a swarm manager"))))

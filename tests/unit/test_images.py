@@ -3,7 +3,9 @@ import json
 
 import pytest
 
-from airflow_compose import images, tags
+from airflow_compose.commands import images
+
+from airflow_compose.stack import tags
 from airflow_compose.errors import UsageError
 from tests.helpers import run_afc
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_compose.render import blocks
+from airflow_compose.stack.render import blocks
 
 FAKE = Path(__file__).parent / "fake_airflow"
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from airflow_compose import lite
+from airflow_compose.commands import lite
 from airflow_compose.errors import UsageError
-from airflow_compose.render import render, to_yaml
-from airflow_compose.spec import EngineFacts
+from airflow_compose.stack.render import render, to_yaml
+from airflow_compose.stack.spec import EngineFacts
 from tests.helpers import VERSIONS, assert_valid, load_yaml, run_afc
 from tests.unit.test_render import GOLDEN, spec_for
 

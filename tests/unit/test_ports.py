@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from airflow_compose import ports
+from airflow_compose.commands import ports
 from airflow_compose.errors import UsageError
 
 TCP = """  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode

@@ -2,9 +2,9 @@
 import pytest
 
 from airflow_compose.engine import PostgresData, _postgres_data
-from airflow_compose.lifecycle import postgres_data_conflict
-from airflow_compose.render import render
-from airflow_compose.spec import EngineFacts, build_spec
+from airflow_compose.commands.lifecycle import postgres_data_conflict
+from airflow_compose.stack.render import render
+from airflow_compose.stack.spec import EngineFacts, build_spec
 from tests.helpers import values
 
 

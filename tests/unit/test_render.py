@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from airflow_compose.render import render, to_yaml
-from airflow_compose.spec import EngineFacts, build_spec
+from airflow_compose.stack.render import render, to_yaml
+from airflow_compose.stack.spec import EngineFacts, build_spec
 from tests.helpers import VERSIONS, assert_valid, load_yaml, values
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -9,7 +9,7 @@ import json
 import pytest
 import yaml
 
-from airflow_compose import seeds
+from airflow_compose.stack import seeds
 from airflow_compose.errors import ProjectError
 
 ASTRO_TEMPLATE = """

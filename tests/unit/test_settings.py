@@ -1,6 +1,6 @@
 import pytest
 
-from airflow_compose import settings
+from airflow_compose.stack import settings
 from airflow_compose.errors import ProjectError
 from pathlib import Path
 
@@ -44,7 +44,7 @@ def test_format_env_round_trips():
 
 def test_env_example_documents_every_variable_and_is_current():
     example = (Path(__file__).parents[2] / ".env.example").read_text()
-    assert example == settings.format_env_example(), "regenerate with: python -m airflow_compose.settings > .env.example"
+    assert example == settings.format_env_example(), "regenerate with: python -m airflow_compose.stack.settings > .env.example"
     for setting in settings.SETTINGS:
         assert f"\n{setting.name}=" in example
 

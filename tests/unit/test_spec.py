@@ -1,7 +1,7 @@
 import pytest
 
 from airflow_compose.errors import UsageError
-from airflow_compose.spec import EngineFacts, build_spec, project_name_from
+from airflow_compose.stack.spec import EngineFacts, build_spec, project_name_from
 from tests.helpers import values
 
 FACTS = EngineFacts("arm64", False)

@@ -7,9 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from airflow_compose import engine, render, settings, swarm
+from airflow_compose import engine
+
+from airflow_compose.stack import render, settings
+
+from airflow_compose.commands import swarm
 from airflow_compose.errors import EnvironmentProblem, StackError, UsageError
-from airflow_compose.spec import EngineFacts, build_spec
+from airflow_compose.stack.spec import EngineFacts, build_spec
 from tests import helpers
 from tests.helpers import VERSIONS, FakeClock, assert_valid, load_yaml, run_afc
 
@@ -408,17 +412,17 @@ class FakeBuild:
 
 @pytest.fixture
 def fake(monkeypatch, tmp_path):
-    from airflow_compose.project import Project
+    from airflow_compose.project.files import Project
 
     monkeypatch.setattr(swarm, "require_manager", lambda: None)
     monkeypatch.setattr(swarm.time, "sleep", lambda seconds: None)
     monkeypatch.setattr(engine, "docker_endpoint", lambda: "ssh://elsewhere")
-    from airflow_compose import pull
+    from airflow_compose.commands import pull
     monkeypatch.setattr(pull, "pull_missing", lambda images, on_progress, outcome="": pull.PullSummary((), 0.0))
     builder = FakeBuild()
-    import airflow_compose
-    monkeypatch.setitem(sys.modules, "airflow_compose.build", builder)
-    monkeypatch.setattr(airflow_compose, "build", builder, raising=False)
+    from airflow_compose import commands
+    monkeypatch.setitem(sys.modules, "airflow_compose.commands.build", builder)
+    monkeypatch.setattr(commands, "build", builder, raising=False)
 
     def make(init_fails=False, **extra):
         spec = spec_for(**extra)
@@ -448,7 +452,7 @@ def test_deploy_builds_with_dags_then_runs_three_phases(fake):
 
 
 def test_a_first_deploy_needs_its_ports_free(fake, monkeypatch):
-    from airflow_compose import lifecycle
+    from airflow_compose.commands import lifecycle
 
     ctx, stack_, builder = fake(AFC_PORT="18080")
     monkeypatch.setattr(engine, "docker_endpoint", lambda: "unix:///var/run/docker.sock")

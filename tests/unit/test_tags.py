@@ -1,6 +1,6 @@
 import pytest
 
-from airflow_compose import tags
+from airflow_compose.stack import tags
 from airflow_compose.errors import UsageError
 
 
@@ -84,13 +84,13 @@ def test_a_missing_python_names_the_pythons_that_exist():
 
 
 def test_3_1_0_python_3_13_images_lack_fab_and_the_stack_refuses_them():
-    from airflow_compose.spec import EngineFacts
+    from airflow_compose.stack.spec import EngineFacts
     from tests.helpers import values
 
     assert "fab" not in tags.parse_tag("3.1.0-python3.13").providers
     assert "fab" in tags.parse_tag("3.1.0-python3.12").providers
     assert "fab" in tags.parse_tag("3.1.1-python3.13").providers
-    from airflow_compose.spec import build_spec
+    from airflow_compose.stack.spec import build_spec
 
     with pytest.raises(UsageError) as caught:
         build_spec(values(AIRFLOW_IMAGE_NAME="apache/airflow:3.1.0-python3.13"), EngineFacts("amd64", True))

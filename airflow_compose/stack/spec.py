@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from . import tags
-from .errors import UsageError
+from ..errors import UsageError
 
 ARCHES = ("amd64", "arm64")
 EXECUTORS = ("celery", "local")

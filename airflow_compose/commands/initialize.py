@@ -6,14 +6,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from . import folder, identity, tags
-from .errors import EnvironmentProblem, ProjectError, UsageError
-from .project import DATA_SECRETS, InitResult, Project, init_values, secret_consequences, write_project
-from .render import render, to_yaml
-from .spec import EngineFacts, StackSpec
+from ..project import folder, identity
+from ..stack import tags
+from ..errors import EnvironmentProblem, ProjectError, UsageError
+from ..project.files import DATA_SECRETS, InitResult, Project, init_values, secret_consequences, write_project
+from ..stack.render import render, to_yaml
+from ..stack.spec import EngineFacts, StackSpec
 
 if TYPE_CHECKING:
-    from .engine import StackClaim
+    from ..engine import StackClaim
 
 
 def image_flag(tag: str | None, image: str | None, current: str | None) -> str | None:
@@ -74,13 +75,13 @@ def init_project(project: Project, flags: dict[str, str], force: bool, facts: En
 
 
 def _engine_claim(name: str) -> StackClaim:
-    from . import engine
+    from .. import engine
 
     return engine.stack_claim(name)
 
 
 def _spec(values: dict[str, str], facts: EngineFacts) -> StackSpec:
-    from .spec import build_spec, check_combinations
+    from ..stack.spec import build_spec, check_combinations
 
     check_combinations(values)
     return build_spec(values, facts)

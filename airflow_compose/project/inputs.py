@@ -7,7 +7,7 @@ import os
 import re
 from pathlib import Path
 
-from .errors import UsageError
+from ..errors import UsageError
 
 # --- files afc writes ------------------------------------------------------------------------------------
 
@@ -56,7 +56,7 @@ def writable_file(path: Path, option: str) -> Path:
 
 def write_output(path: Path, text: str, option: str, mode: int = 0o644) -> None:
     """Write a checked output file atomically; a failure that slipped past the checks still names the file."""
-    from .project import write_atomically
+    from .files import write_atomically
 
     try:
         write_atomically(path, text, mode)

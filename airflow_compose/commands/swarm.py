@@ -18,11 +18,14 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 from urllib.parse import quote
 
-from . import engine, identity, pull, render
-from .errors import AfcError, EnvironmentProblem, ProjectError, StackError, UsageError
-from .health import Failure, ServiceRow, Verdict
-from .project import Project, find_project
-from .spec import EngineFacts, StackSpec, build_spec, host_facts
+from .. import engine
+from ..project import identity
+from . import pull
+from ..stack import render
+from ..errors import AfcError, EnvironmentProblem, ProjectError, StackError, UsageError
+from .readiness import Failure, ServiceRow, Verdict
+from ..project.files import Project, find_project
+from ..stack.spec import EngineFacts, StackSpec, build_spec, host_facts
 
 STACK_SUFFIX = "-swarm"
 PROJECT_DIR_LABEL = "org.afc.project-dir"  # on the stack's Docker secrets: the folder it was deployed from

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ProjectError
+from ..errors import ProjectError
 
 if TYPE_CHECKING:
-    from .lifecycle import Context
+    from ..commands.lifecycle import Context
 
 FILE = "airflow_settings.yaml"
 CONNECTION_FIELDS = ("conn_id", "conn_type", "conn_host", "conn_schema", "conn_login", "conn_password",
@@ -234,11 +234,11 @@ class ApplyResult:
 
 def apply(ctx: "Context", seeds: Seeds) -> ApplyResult:
     """Send the validated entries to the stack: one process, one transaction; a second apply changes nothing."""
-    from .dags import in_stack
+    from ..commands.dags import in_stack
 
     raw = in_stack(ctx, "settings-apply", f"apply {FILE}", json.dumps(seeds.as_payload()))
     if raw.get("error"):
-        from .errors import StackError
+        from ..errors import StackError
 
         raise StackError(f"Airflow refused {FILE}; nothing was applied: {raw['error']}",
                          hint=f"fix the entry in {FILE} and run `afc settings apply` again")
@@ -247,7 +247,7 @@ def apply(ctx: "Context", seeds: Seeds) -> ApplyResult:
 
 
 def read_stack(ctx: "Context") -> dict:
-    from .dags import in_stack
+    from ..commands.dags import in_stack
 
     return in_stack(ctx, "settings-export", "read the connections, pools and variables")
 
@@ -306,7 +306,7 @@ class ExportResult:
 
 
 def export(ctx: "Context", output: Path | None, show_secrets: bool) -> ExportResult:
-    from .project import write_atomically
+    from ..project.files import write_atomically
 
     document = export_document(read_stack(ctx), show_secrets)
     text = export_text(document, show_secrets)

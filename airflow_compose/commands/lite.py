@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from . import engine
-from .errors import StackError, UsageError
-from .spec import StackSpec
+from .. import engine
+from ..errors import StackError, UsageError
+from ..stack.spec import StackSpec
 
 MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
 SUFFIX = ".sqlite"
@@ -78,7 +78,7 @@ def one_off(script: str, *args: str) -> list[str]:
 def backup(ctx, file: Path | None, clock: Callable[[], float] = time.monotonic):
     """A consistent copy of the SQLite database into FILE, atomically, mode 0600."""
     from .backup import BackupResult, target_path
-    from .render import LITE_DATABASE
+    from ..stack.render import LITE_DATABASE
 
     began = clock()
     path = target_path(ctx, file, suffix=SUFFIX)
@@ -134,7 +134,7 @@ def restore(ctx, file: Path, *, start_up: Callable, clock: Callable[[], float] =
     """Replace the SQLite database with FILE: check it, remove the Airflow containers, swap the file in the
     volume (all or nothing), then start the stack with `start_up` (init migrates an older schema)."""
     from .backup import RestoreResult
-    from .render import LITE_DATABASE
+    from ..stack.render import LITE_DATABASE
 
     began = clock()
     path = check_database(file)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from .errors import ProjectError, StackError, UsageError
+from ..errors import ProjectError, StackError, UsageError
 
 if TYPE_CHECKING:
     from .lifecycle import Context
@@ -68,7 +68,7 @@ def run_tool(argv: list[str], what: str, input_text: str | None = None,
              on_line: Callable[[str], None] | None = None) -> dict:
     """Run compose/dag_tools.py by this docker command line and return its JSON result; no result is a
     StackError saying what could not be done and why."""
-    from . import engine
+    from .. import engine
 
     code, lines = engine.stream_lines(argv, on_line, input_text=input_text)
     raw = result_of(lines)
@@ -79,7 +79,7 @@ def run_tool(argv: list[str], what: str, input_text: str | None = None,
 
 def in_stack(ctx: "Context", mode: str, what: str, input_text: str | None = None) -> dict:
     """Run one dag_tools action in the running stack's CLI service (the stack must be up)."""
-    from . import engine
+    from .. import engine
     from .lifecycle import require_running
 
     require_running(ctx, ctx.spec.cli_service)
@@ -202,7 +202,7 @@ def list_dags(ctx: "Context") -> DagsReport:
 
 def health_warnings(ctx: "Context") -> list:
     """`afc health`: import errors are a warning (the stack is healthy; some DAGs are missing from it)."""
-    from .errors import AfcError
+    from ..errors import AfcError
     from .lifecycle import Check
 
     try:
@@ -249,7 +249,7 @@ def check_report(raw: dict, elapsed: float, where: str) -> CheckReport:
 def check(ctx: "Context", files: list[Path], cwd: Path) -> CheckReport:
     """Parse DAG files right now in a one-off container of the project's image: no waiting for the DAG
     processor, and no running stack needed."""
-    from . import engine
+    from .. import engine
 
     began = time.monotonic()
     paths = container_paths(ctx.project.root, files, cwd) if files else []
@@ -268,7 +268,7 @@ def has_dag_files(root: Path) -> bool:
 def check_in_stack(ctx: "Context") -> CheckReport:
     """Parse the dags folder in the running scheduler (the end of `afc up`: Airflow is imported there already
     warm on disk, and the DAG processor's first cycle may not have run yet)."""
-    from . import engine
+    from .. import engine
 
     began = time.monotonic()
     raw = run_tool(engine.exec_command(ctx.stack, ctx.spec.cli_service, tools_command("check")),
@@ -343,7 +343,7 @@ def test_dag(ctx: "Context", dag_id: str, date: str | None, conf: str | None,
              on_line: Callable[[str], None]) -> TestResult:
     """One run of a DAG in the stack's scheduler container (`airflow dags test`: tasks run in that process, their
     logs stream to `on_line`), then the run's state and its tasks' states from the metadata database."""
-    from . import engine
+    from .. import engine
     from .lifecycle import require_running
 
     conf_text, date_text = conf_argument(conf), date_argument(date)
@@ -412,7 +412,7 @@ def pytest_arguments(root: Path, paths: list[Path], cwd: Path) -> list[str]:
 
 def pytest_command(ctx: "Context", paths: list[Path], extra: list[str], cwd: Path, tty: bool) -> list[str]:
     """The `docker compose run` of the project's tests; prepares the folder pytest is installed into."""
-    from . import engine
+    from .. import engine
 
     root = ctx.project.root
     arguments = pytest_arguments(root, paths, cwd)
@@ -422,7 +422,7 @@ def pytest_command(ctx: "Context", paths: list[Path], extra: list[str], cwd: Pat
         # group-writable: containers run as AIRFLOW_UID with gid 0, which may not be the owner
         cache.chmod(0o775)
         cache.parent.chmod(0o775)
-        from .seeds import ensure_gitignored
+        from ..stack.seeds import ensure_gitignored
 
         ensure_gitignored(root, ".afc/")
     volumes = [(str(root / TESTS), f"{CONTAINER_ROOT}/{TESTS}", "ro"), (str(cache), PYTEST_TARGET, "rw")]
@@ -438,8 +438,8 @@ def pytest_command(ctx: "Context", paths: list[Path], extra: list[str], cwd: Pat
 
 def run_pytest(ctx: "Context", paths: list[Path], extra: list[str], cwd: Path, tty: bool) -> int:
     """pytest's exit code; a pytest that cannot be installed is an environment problem (exit 4)."""
-    from . import engine
-    from .errors import EnvironmentProblem
+    from .. import engine
+    from ..errors import EnvironmentProblem
 
     with engine.oneoff_leaves_nothing(ctx.stack):
         code = engine.run_child(pytest_command(ctx, paths, extra, cwd, tty))[0]

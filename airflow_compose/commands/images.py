@@ -5,7 +5,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import tags
+from ..stack import tags
 
 # Providers each executor needs on top of the metadata database's (postgres), per major version.
 _EXECUTOR_PROVIDERS = {"celery": ("celery", "redis"), "local": ()}
@@ -91,7 +91,7 @@ def describe_tag(text: str, executor: str = "celery") -> TagReport:
 
 def project_executor(start: Path) -> tuple[str, bool]:
     """The executor of the project at or above `start` (celery when there is none), and whether one was found."""
-    from .project import find_project
+    from ..project.files import find_project
 
     try:
         project = find_project(start)
@@ -138,8 +138,8 @@ class ProjectImages:
 
 def project_images(project_dir: Path) -> ProjectImages:
     """The images the project uses (Airflow, Postgres, Redis with Celery) as the local engine holds them."""
-    from . import engine
-    from .project import find_project
+    from .. import engine
+    from ..project.files import find_project
 
     project = find_project(project_dir)
     spec = project.spec(engine.facts())

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .errors import UsageError
+from ..errors import UsageError
 
 DEFAULT_PORT = 8080
 AUTO = "auto"
@@ -95,7 +95,7 @@ def _is_afc(config_files: str) -> bool:
 
 def holder(port: int) -> str:
     """Who holds a busy port, as well as this machine can tell; "" when it cannot."""
-    from . import engine
+    from .. import engine
 
     try:
         containers = engine.containers_publishing(port)
@@ -122,11 +122,11 @@ def resolve_port(root: Path, flag: str | None) -> tuple[int, bool] | None:
     """`afc up --port N|auto` and `AFC_PORT=auto` in `.env`: the port to write into `.env` (and whether afc chose
     it), or None when `.env` already says what to use. `auto` keeps the current port while it is free or held by
     this stack, and otherwise picks the next free one, so the URL changes only when it must."""
-    from . import engine
+    from .. import engine
     from .doctor import held_ports
     from .lifecycle import port_free
-    from .project import find_project
-    from .spec import host_facts
+    from ..project.files import find_project
+    from ..stack.spec import host_facts
 
     project = find_project(root)
     values = project.file_values()
@@ -143,8 +143,8 @@ def resolve_port(root: Path, flag: str | None) -> tuple[int, bool] | None:
             raise UsageError(f"--port {number} is out of range", hint="give a number from 1 to 65535, or auto")
         return number, False
     provisional = dict(values, AFC_PORT=str(DEFAULT_PORT) if stored in ("", AUTO) else stored)
-    from .spec import build_spec
-    from . import settings
+    from ..stack.spec import build_spec
+    from ..stack import settings
 
     spec = build_spec(settings.effective(provisional, project.environ), host_facts())
     held = held_ports(engine.Stack(project, spec.project).containers())
@@ -156,8 +156,8 @@ def resolve_port(root: Path, flag: str | None) -> tuple[int, bool] | None:
 
 
 def save_port(root: Path, port: int) -> None:
-    from . import settings
-    from .project import find_project, write_atomically
+    from ..stack import settings
+    from ..project.files import find_project, write_atomically
 
     project = find_project(root)
     values = project.file_values()
@@ -218,7 +218,7 @@ def stack_rows(containers: list[dict]) -> list[StackRow]:
 
 
 def list_stacks() -> list[StackRow]:
-    from . import engine
+    from .. import engine
 
     return stack_rows(engine.compose_containers())
 

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from .engine import ContainerState
+from ..engine import ContainerState
 
 CRASH_LOOP_RESTARTS = 3
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from .errors import UsageError
+from ..errors import UsageError
 from .spec import StackSpec
 
 VALUES_FILE = "values.yaml"
@@ -180,9 +180,9 @@ def secrets_text(result: HelmExport) -> str:
 
 def write_export(result: HelmExport, directory: Path, release: str = DEFAULT_RELEASE) -> ExportResult:
     """Write values.yaml and secrets.yaml (0600) atomically into `directory`; other files are left alone."""
-    from .project import write_atomically
+    from ..project.files import write_atomically
 
-    from .inputs import creatable_folder
+    from ..project.inputs import creatable_folder
 
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"--output {directory} is a file, not a folder", hint="pass a folder, e.g. --output helm")

@@ -14,10 +14,10 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from .errors import EnvironmentProblem, ProjectError
+from ..errors import EnvironmentProblem, ProjectError
 
 if TYPE_CHECKING:
-    from .engine import StackClaim
+    from ..engine import StackClaim
 
 HASH_LENGTH = 6
 NAME_LENGTH = 30          # of unique names: leaves room for `-swarm` and the secret names of `afc swarm`
@@ -115,7 +115,7 @@ def ensure_owner(root: Path, name: str) -> None:
     """The check every stack command makes once, before it acts: the engine's containers under `name`
     belong to this folder. An engine that does not answer holds no stack to take over: the command itself
     then reports the engine's problem."""
-    from . import engine
+    from .. import engine
 
     try:
         claim = engine.stack_claim(name, with_volumes=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import UsageError
+from ..errors import UsageError
 
 OFFICIAL_REPOSITORY = "apache/airflow"
 NEWEST_RELEASE = "3.3.2"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ProjectError
+from ..errors import ProjectError
 
 COMPOSE_FILE = "compose.yaml"
 # the other names plain `docker compose` looks for, which lose to compose.yaml
@@ -104,7 +104,7 @@ def extended_gitignore(gitignore_text: str) -> tuple[str, list[str]]:
 
 def update_gitignore(root: Path, found: Survey) -> tuple[str, ...]:
     """Write or extend `<root>/.gitignore` when the folder is in a git repository; the entries added."""
-    from .project import write_atomically
+    from .files import write_atomically
 
     if found.git_root is None:
         return ()

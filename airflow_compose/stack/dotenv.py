@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import ProjectError
+from ..errors import ProjectError
 
 BOM = "\ufeff"
 _SPACE = "\t\v\f\r \x85\xa0"  # compose's "space": blanks, but not the line break

@@ -17,8 +17,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import tags
-from .errors import EnvironmentProblem, UsageError
+from ..stack import tags
+from ..errors import EnvironmentProblem, UsageError
 
 SERVICES = ("pypi", "osv")
 FAIL_ON = ("any", "fixable", "upgrade")
@@ -271,9 +271,9 @@ def run_pip_audit(pins: dict[str, str], service: str, osv_url: str | None) -> di
 
 
 def audit(project_dir: Path, service: str = "pypi", osv_url: str | None = None, fail_on: str = "any") -> AuditResult:
-    from . import engine
-    from .project import find_project
-    from .spec import host_facts
+    from .. import engine
+    from ..project.files import find_project
+    from ..stack.spec import host_facts
 
     if service not in SERVICES:
         raise UsageError(f"--service {service!r} is not one of {', '.join(SERVICES)}",

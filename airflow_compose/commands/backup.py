@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import engine
-from .errors import StackError, UsageError
-from .inputs import writable_folder
+from .. import engine
+from ..errors import StackError, UsageError
+from ..project.inputs import writable_folder
 from .lifecycle import Context, UpResult
 
 BACKUP_DIR = "backups"

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import engine, pull, settings, tags
-from .errors import AfcError, EnvironmentProblem, ProjectError, StackError, UsageError
-from .project import Project, write_atomically
+from .. import engine
+from . import pull
+from ..stack import settings, tags
+from ..errors import AfcError, EnvironmentProblem, ProjectError, StackError, UsageError
+from ..project.files import Project, write_atomically
 
 REQUIREMENTS = "requirements.txt"
 PACKAGES = "packages.txt"
@@ -344,7 +346,7 @@ def prune_images(project: str, keep: set[str]) -> tuple[str, ...]:
 
 def switch_image(project: Project, image: str, base: str) -> None:
     """Point `.env` at the built image (and its base), then re-render compose.yaml."""
-    from .generate import render_text
+    from .initialize import render_text
 
     file_values = project.file_values()
     file_values.update(AIRFLOW_IMAGE_NAME=image, AFC_BASE_IMAGE=base)

@@ -12,11 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import engine, health, identity, pull, settings
-from .errors import ProjectError, StackError, UsageError
-from .generate import render_text
-from .project import Project, find_project, write_atomically
-from .spec import StackSpec, host_facts
+from .. import engine
+from . import readiness, pull
+from ..project import identity
+from ..stack import settings
+from ..errors import ProjectError, StackError, UsageError
+from .initialize import render_text
+from ..project.files import Project, find_project, write_atomically
+from ..stack.spec import StackSpec, host_facts
 
 
 @dataclass
@@ -131,7 +134,7 @@ class UpResult:
 
 def _stack_current(ctx: Context, containers: list[engine.ContainerState], wanted: dict[str, int]) -> bool:
     """Every wanted service ready and created from the current compose files: nothing for compose to do."""
-    verdict = health.judge(containers, wanted)
+    verdict = readiness.judge(containers, wanted)
     if not verdict.ready:
         return False
     hashes = ctx.stack.config_hashes()
@@ -139,7 +142,7 @@ def _stack_current(ctx: Context, containers: list[engine.ContainerState], wanted
 
 
 def up(ctx: Context, services: list[str] | None, *, wait: bool, timeout: float,
-       on_update: Callable[[health.Verdict, float], None],
+       on_update: Callable[[readiness.Verdict, float], None],
        on_pull: Callable[[engine.PullProgress], None] = lambda event: None) -> UpResult:
     began = time.monotonic()
     services = ctx.check_services(services)
@@ -180,7 +183,7 @@ def up(ctx: Context, services: list[str] | None, *, wait: bool, timeout: float,
                              "`afc logs` shows the services' output", details=errors[0])
         result.elapsed = time.monotonic() - began
         return result
-    outcome = health.wait_until_ready(
+    outcome = readiness.wait_until_ready(
         ctx.snapshot, wanted, timeout, on_update=on_update,
         start_error=lambda: errors[0] if errors else "", starting=worker.is_alive,
         now=lambda: dt.datetime.now(dt.timezone.utc))
@@ -192,8 +195,8 @@ def up(ctx: Context, services: list[str] | None, *, wait: bool, timeout: float,
 
 
 def _with_dependencies(spec: StackSpec, services: list[str]) -> list[str]:
-    from .render import render
-    from .spec import EngineFacts
+    from ..stack.render import render
+    from ..stack.spec import EngineFacts
 
     document = render(spec, EngineFacts(spec.arch, False))["services"]
     needed: list[str] = []
@@ -206,7 +209,7 @@ def _with_dependencies(spec: StackSpec, services: list[str]) -> list[str]:
     return needed
 
 
-def stack_failure(ctx: Context, outcome: health.WaitResult, timeout: float) -> StackError:
+def stack_failure(ctx: Context, outcome: readiness.WaitResult, timeout: float) -> StackError:
     """The error of a failed start: which services, their last log lines and health-check output."""
     failing = [f.service for f in outcome.verdict.failures]
     if outcome.start_error and "init" in outcome.start_error and "init" not in failing:
@@ -256,7 +259,7 @@ def key_error_line(lines: list[str]) -> str:
 @dataclass
 class StatusResult:
     project: str
-    rows: tuple[health.ServiceRow, ...]
+    rows: tuple[readiness.ServiceRow, ...]
     healthy: bool
 
     def as_dict(self) -> dict:
@@ -270,12 +273,12 @@ class StatusResult:
 
 def status(ctx: Context) -> StatusResult:
     containers = ctx.snapshot()
-    verdict = health.judge(containers, ctx.wanted(), dt.datetime.now(dt.timezone.utc))
+    verdict = readiness.judge(containers, ctx.wanted(), dt.datetime.now(dt.timezone.utc))
     return StatusResult(ctx.spec.project, with_restart_reasons(ctx, verdict.rows, containers), verdict.ready)
 
 
-def with_restart_reasons(ctx: Context, rows: tuple[health.ServiceRow, ...],
-                         containers: list[engine.ContainerState]) -> tuple[health.ServiceRow, ...]:
+def with_restart_reasons(ctx: Context, rows: tuple[readiness.ServiceRow, ...],
+                         containers: list[engine.ContainerState]) -> tuple[readiness.ServiceRow, ...]:
     """The rows, each service that was restarted with the reason of its latest restart."""
     import dataclasses
 
@@ -313,7 +316,7 @@ class HealthReport:
 
 def health_endpoint(spec: StackSpec) -> str:
     host = "127.0.0.1" if spec.host in ("0.0.0.0", "127.0.0.1") else spec.host
-    from .render import health_path
+    from ..stack.render import health_path
 
     return f"http://{host}:{spec.port}{health_path(spec)}"
 
@@ -338,7 +341,7 @@ def _endpoint_checks(spec: StackSpec) -> list[Check]:
     except (urllib.error.URLError, OSError, ValueError) as error:
         return [Check(spec.web_service, False, f"{url}: {getattr(error, 'reason', error)}")]
     checks = [Check(spec.web_service, True, f"{url} answered")]
-    from .render import health_components
+    from ..stack.render import health_components
 
     for name in health_components(spec):
         part = body.get(name) or {}
@@ -387,7 +390,7 @@ def down(ctx: Context, volumes: bool) -> DownResult:
 
 
 def scale_workers(ctx: Context, count: int, timeout: float,
-                  on_update: Callable[[health.Verdict, float], None]) -> UpResult:
+                  on_update: Callable[[readiness.Verdict, float], None]) -> UpResult:
     from .lite import refuse
 
     refuse(ctx.spec, "scale", "its one Airflow container runs every component and the tasks, with no "
@@ -404,7 +407,7 @@ def scale_workers(ctx: Context, count: int, timeout: float,
     sync_compose_file(fresh)
     began = time.monotonic()
     fresh.stack.up(["worker"], scales={"worker": count}, no_deps=True)
-    outcome = health.wait_until_ready(fresh.snapshot, {"worker": count}, timeout, on_update=on_update,
+    outcome = readiness.wait_until_ready(fresh.snapshot, {"worker": count}, timeout, on_update=on_update,
                                       now=lambda: dt.datetime.now(dt.timezone.utc))
     if outcome.timed_out or outcome.verdict.failures:
         raise stack_failure(fresh, outcome, timeout)

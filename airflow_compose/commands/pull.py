@@ -6,11 +6,11 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from . import engine
-from .errors import EnvironmentProblem
+from .. import engine
+from ..errors import EnvironmentProblem
 
 if TYPE_CHECKING:
-    from .spec import StackSpec
+    from ..stack.spec import StackSpec
 
 DATA_IMAGES = {"postgres": "AFC_POSTGRES_IMAGE", "redis": "AFC_REDIS_IMAGE"}
 

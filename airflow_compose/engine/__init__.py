@@ -10,13 +10,13 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from .errors import EnvironmentProblem, StackError
-from .spec import EngineFacts, host_facts
+from ..errors import EnvironmentProblem, StackError
+from ..stack.spec import EngineFacts, host_facts
 
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
 
-    from .project import Project
+    from ..project.files import Project
 
 START_INTERVAL_API = (1, 44)
 HEAL_MARK = "afc-heal:"  # the line a service's health check logs before it kills the service (compose/stack.yaml)

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import settings
-from .errors import AfcError, EnvironmentProblem, ProjectError, UsageError
+from ..stack import settings
+from ..errors import AfcError, EnvironmentProblem, ProjectError, UsageError
 from .folder import Survey
-from .spec import EngineFacts, StackSpec, build_spec, check_combinations, project_name_from
+from ..stack.spec import EngineFacts, StackSpec, build_spec, check_combinations, project_name_from
 
 ENV_FILE = ".env"
 COMPOSE_FILE = "compose.yaml"
@@ -98,7 +98,7 @@ class Project:
         does not silently switch the kept database to another Airflow release), executor, images, arch, port."""
         import yaml
 
-        from . import tags
+        from ..stack import tags
 
         try:
             services = (yaml.safe_load(self.compose_path.read_text(encoding="utf-8")) or {}).get("services") or {}

@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 
 from . import dotenv
-from .errors import ProjectError
+from ..errors import ProjectError
 
 
 @dataclass(frozen=True)
@@ -152,5 +152,5 @@ def effective(file_values: dict[str, str], environ: dict[str, str] | None = None
     return merged
 
 
-if __name__ == "__main__":  # `python -m airflow_compose.settings > .env.example`
+if __name__ == "__main__":  # `python -m airflow_compose.stack.settings > .env.example`
     print(format_env_example(), end="")

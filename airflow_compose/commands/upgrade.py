@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import health, settings, tags
-from .errors import StackError, UsageError
-from .project import Project, find_project, write_atomically
-from .spec import build_spec, host_facts
+from . import readiness
+from ..stack import settings, tags
+from ..errors import StackError, UsageError
+from ..project.files import Project, find_project, write_atomically
+from ..stack.spec import build_spec, host_facts
 
 BACKUP_DIR = "backups"
 DATA_SERVICES = ("postgres", "redis")
@@ -130,7 +131,7 @@ def _ensure_postgres(ctx, timeout: float) -> None:
     def postgres_only():  # the other services are stopped on purpose: judge Postgres alone
         return [c for c in ctx.snapshot() if c.service == "postgres"]
 
-    outcome = health.wait_until_ready(postgres_only, {"postgres": 1}, timeout, on_update=lambda *_: None,
+    outcome = readiness.wait_until_ready(postgres_only, {"postgres": 1}, timeout, on_update=lambda *_: None,
                                       now=lambda: dt.datetime.now(dt.timezone.utc))
     if outcome.timed_out or outcome.verdict.failures:
         raise StackError("Postgres did not become healthy, so the database could not be backed up; nothing "
