@@ -1,7 +1,7 @@
 """Postgres by major: the data mount follows the image's major; a volume the image would not use is refused."""
 import pytest
 
-from airflow_compose.engine import PostgresData, _postgres_data
+from airflow_compose.engine.volumes import PostgresData, parse_postgres_data
 from airflow_compose.commands.lifecycle import postgres_data_conflict
 from airflow_compose.stack.render import render
 from airflow_compose.stack.spec import EngineFacts, build_spec
@@ -30,9 +30,9 @@ def test_the_data_mount_follows_the_major(image, major, mount):
 
 def test_the_probe_output_is_read():
     output = "postgres (PostgreSQL) 18.1 (Debian 18.1-1.pgdg12+1)\ndata /v/18/docker 18\n"
-    assert _postgres_data("p_postgres-data", output) == PostgresData("p_postgres-data", 18, 18, "18/docker")
-    assert _postgres_data("v", "postgres (PostgreSQL) 16.4\ndata /v 16\n") == PostgresData("v", 16, 16, "")
-    assert _postgres_data("v", "postgres (PostgreSQL) 16.4\n").data_major is None
+    assert parse_postgres_data("p_postgres-data", output) == PostgresData("p_postgres-data", 18, 18, "18/docker")
+    assert parse_postgres_data("v", "postgres (PostgreSQL) 16.4\ndata /v 16\n") == PostgresData("v", 16, 16, "")
+    assert parse_postgres_data("v", "postgres (PostgreSQL) 16.4\n").data_major is None
 
 
 @pytest.mark.parametrize("image, data, refused", [
