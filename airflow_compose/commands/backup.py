@@ -21,7 +21,6 @@ from .lifecycle import Context, UpResult
 
 BACKUP_DIR = "backups"
 MAGIC = b"PGDMP"  # the first bytes of every pg_dump custom-format archive
-DB_SERVICES = ("postgres", "redis")
 
 
 @dataclass(frozen=True)
@@ -166,7 +165,7 @@ def restore(ctx: Context, file: Path, *, timeout: float, start_up: Callable[[Con
     if code != 0:
         raise UsageError(f"{path} is not a readable pg_dump archive: {_first_error(errors)}",
                          hint="give a complete file written by `afc backup`; nothing was changed")
-    airflow = [name for name in ctx.spec.services if name not in DB_SERVICES]
+    airflow = [name for name in ctx.spec.airflow_services if name in ctx.spec.services]  # not the log cleaner
     running = {c.service for c in ctx.snapshot() if c.state in ("running", "restarting")}
     result.stopped = [name for name in airflow if name in running and name != "init"]
     # removed, not just stopped: a stopped container keeps its last health ('unhealthy'), and `up` then

@@ -14,7 +14,7 @@ import platform
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from ..errors import ENVIRONMENT, OK as EXIT_OK, AfcError, EnvironmentProblem
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ..engine import ContainerState, EngineDetails
     from .lifecycle import Context
     from ..project.files import Project
-    from ..stack.spec import StackSpec
+    from ..stack.spec import PublishedPort, StackSpec
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 
@@ -247,18 +247,6 @@ def check_disk(free: int | None, path: str, what: str) -> Result:
     return Result("disk", OK, f"{shown} free on {path} ({what})")
 
 
-def project_ports(spec: "StackSpec") -> list[tuple[int, str, str]]:
-    """(port, setting, what) for every port the stack publishes."""
-    ports = [(spec.port, "AFC_PORT", "web UI")]
-    if spec.flower and spec.celery:
-        ports.append((spec.flower_port, "AFC_FLOWER_PORT", "Flower"))
-    if spec.postgres_port and not spec.lite:
-        ports.append((spec.postgres_port, "AFC_POSTGRES_PORT", "Postgres"))
-    if spec.redis_port and spec.celery:
-        ports.append((spec.redis_port, "AFC_REDIS_PORT", "Redis"))
-    return ports
-
-
 def held_ports(containers: Iterable["ContainerState"]) -> set[int]:
     """Host ports published by the stack's own containers (`127.0.0.1:8080->8080/tcp`)."""
     held = set()
@@ -271,10 +259,10 @@ def held_ports(containers: Iterable["ContainerState"]) -> set[int]:
     return held
 
 
-def check_ports(ports: list[tuple[int, str, str]], host: str, held: set[int],
+def check_ports(ports: Sequence["PublishedPort"], host: str, held: set[int],
                 is_free: Callable[[str, int], bool], holder: Callable[[int], str] | None = None) -> Result:
     """`holder` names who holds a busy port (another afc stack, a container, a process) when it can tell."""
-    busy = [(p, key) for p, key, _ in ports if p not in held and not is_free(host, p)]
+    busy = [(p.host_port, p.setting) for p in ports if p.host_port not in held and not is_free(host, p.host_port)]
     if busy:
         port, key = busy[0]
         names = ", ".join(str(p) for p, _ in busy)
@@ -285,7 +273,7 @@ def check_ports(ports: list[tuple[int, str, str]], host: str, held: set[int],
                       f"stop that program, or choose another port: set {key} in .env"
                       + (" (or `afc up --port auto` to pick a free one)" if flag else "")
                       + " and run `afc up` again")
-    parts = [f"{p} ({what}{', held by this stack' if p in held else ''})" for p, _, what in ports]
+    parts = [f"{p.host_port} ({p.what}{', held by this stack' if p.host_port in held else ''})" for p in ports]
     return Result("ports", OK, f"{host}: " + ", ".join(parts) + (" free" if not held else " available"))
 
 
@@ -492,7 +480,7 @@ def project_checks(machine: Machine, project: "Project") -> list[Result]:
                 containers = []
         from .ports import holder
 
-        results.append(check_ports(project_ports(spec), spec.host, held_ports(containers), lifecycle.port_free,
+        results.append(check_ports(spec.published_ports, spec.host, held_ports(containers), lifecycle.port_free,
                                    holder))
     # 7. arch
     if spec is None:
@@ -577,7 +565,7 @@ def blocking_failures(ctx: "Context", containers: list["ContainerState"] | None 
             containers = ctx.snapshot()
         from .ports import holder
 
-        results.append(check_ports(project_ports(ctx.spec), ctx.spec.host, held_ports(containers),
+        results.append(check_ports(ctx.spec.published_ports, ctx.spec.host, held_ports(containers),
                                    lifecycle.port_free, holder))
         arch = ctx.project.spec(engine.facts()).arch  # `auto` means the engine's arch
         if arch != machine.details.arch:
@@ -606,6 +594,8 @@ def ensure_startable(ctx: "Context", containers: list["ContainerState"] | None =
 
 def example_results() -> dict[str, Result]:
     """A typical failing result of every check, produced by the real decision functions (for the docs)."""
+    from ..stack.spec import PublishedPort
+
     import types
 
     from .initialize import Problem
@@ -624,7 +614,7 @@ def example_results() -> dict[str, Result]:
         check_memory(2 * GIB),
         check_cpus(1),
         check_disk(3 * GIB, "/var/lib/docker", "Docker's data folder"),
-        check_ports([(8080, "AFC_PORT", "web UI")], "127.0.0.1", set(), lambda host, port: False),
+        check_ports([PublishedPort("webserver", 8080, 8080, "AFC_PORT", "web UI")], "127.0.0.1", set(), lambda host, port: False),
         check_arch("amd64", "arm64", False, "no qemu-x86_64 handler is registered in /proc/sys/fs/binfmt_misc"),
         check_uid("", 1000, logs, "/home/me/proj/logs", True, 1000),  # type: ignore[arg-type]
         check_project_files([Problem("/home/me/proj/.env is missing secret(s): AFC_JWT_SECRET",

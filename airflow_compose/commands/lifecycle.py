@@ -151,7 +151,7 @@ def up(ctx: Context, services: list[str] | None, *, wait: bool, timeout: float,
     from .doctor import ensure_startable
 
     ensure_startable(ctx, before)  # engine, compose, ports, emulation: stop before starting anything
-    wanted = ctx.wanted(_with_dependencies(ctx.spec, services) if services else None)
+    wanted = ctx.wanted(ctx.spec.with_dependencies(services) if services else None)
     # missing images next (the database check runs the Postgres image): the start and its timeout begin
     # once they are here
     pulled = pull.pull_missing(pull.stack_images(ctx.spec, list(wanted)), on_pull)
@@ -192,21 +192,6 @@ def up(ctx: Context, services: list[str] | None, *, wait: bool, timeout: float,
         raise stack_failure(ctx, outcome, timeout)
     result.elapsed = time.monotonic() - began
     return result
-
-
-def _with_dependencies(spec: StackSpec, services: list[str]) -> list[str]:
-    from ..stack.render import render
-    from ..stack.spec import EngineFacts
-
-    document = render(spec, EngineFacts(spec.arch, False))["services"]
-    needed: list[str] = []
-    todo = list(services)
-    while todo:
-        name = todo.pop()
-        if name not in needed:
-            needed.append(name)
-            todo += list(document[name].get("depends_on", {}))
-    return needed
 
 
 def stack_failure(ctx: Context, outcome: readiness.WaitResult, timeout: float) -> StackError:

@@ -25,13 +25,12 @@ from ..stack import render
 from ..errors import AfcError, EnvironmentProblem, ProjectError, StackError, UsageError
 from .readiness import Failure, ServiceRow, Verdict
 from ..project.files import Project, find_project
-from ..stack.spec import EngineFacts, StackSpec, build_spec, host_facts
+from ..stack.spec import DATA_SERVICES, EngineFacts, StackSpec, build_spec, host_facts
 
 STACK_SUFFIX = "-swarm"
 PROJECT_DIR_LABEL = "org.afc.project-dir"  # on the stack's Docker secrets: the folder it was deployed from
 # <stack>-postgres-password-<hash8> must fit a secret name (64 characters); <stack>_dag-processor fits a service's
 MAX_PROJECT_LENGTH = 64 - len(STACK_SUFFIX) - len("-postgres-password-") - 8
-INFRA = ("postgres", "redis")
 FAILED_STATES = ("failed", "rejected")
 CRASH_LOOP = 3             # failed tasks of one service in one wait before it counts as failing
 STUCK_PENDING = 20.0       # seconds a task may wait for a node ("no suitable node") before that is a failure
@@ -112,7 +111,7 @@ def plan_secrets(spec: StackSpec, values: dict[str, str]) -> list[SwarmSecret]:
 # --- rendering -------------------------------------------------------------------------------------------
 
 def _airflow(name: str) -> bool:
-    return name not in INFRA
+    return name not in DATA_SERVICES
 
 
 def _secret_env(spec: StackSpec, block: dict[str, Any]) -> str:
@@ -136,10 +135,10 @@ def _healthcheck(name: str, spec: StackSpec) -> dict[str, Any] | None:
 
 
 def _ports(name: str, spec: StackSpec, routing_mesh: bool) -> list[dict[str, Any]]:
-    port = render.published_port(name, spec)
+    port = spec.published_port(name)
     if port is None:
         return []
-    return [{"target": port[1], "published": port[0], "protocol": "tcp",
+    return [{"target": port.container_port, "published": port.host_port, "protocol": "tcp",
              "mode": "ingress" if routing_mesh else "host"}]
 
 
@@ -512,9 +511,7 @@ class DeployResult:
 
 
 def deploy_warnings(spec: StackSpec, routing_mesh: bool) -> list[str]:
-    from .doctor import project_ports
-
-    ports = [str(port) for port, _key, _what in project_ports(spec)]
+    ports = [str(port.host_port) for port in spec.published_ports]
     where = "every node (routing mesh)" if routing_mesh else "the node running the service"
     notes = []
     if spec.host not in ("0.0.0.0", "::"):
@@ -566,7 +563,7 @@ def deploy(ctx: SwarmContext, *, timeout: float, image: str | None = None, routi
             ctx.stack.create_secret(secret.name, secret.value,
                                     {"org.afc.role": secret.role, PROJECT_DIR_LABEL: str(ctx.project.root)})
             created.append(secret.name)
-    plan = [("databases", list(INFRA)), ("init", list(INFRA) + ["init"]),
+    plan = [("databases", list(DATA_SERVICES)), ("init", list(DATA_SERVICES) + ["init"]),
             ("airflow", [name for name in ctx.spec.services if name != "init"])]
     with tempfile.TemporaryDirectory(prefix="afc-swarm-") as folder:
         for phase, names in plan:
@@ -606,15 +603,14 @@ def _check_ports(ctx: SwarmContext, existing: Snapshot) -> None:
     web service would wait for a node forever ("host-mode port already in use")."""
     if existing.services or engine.docker_endpoint() not in ("", "unix:///var/run/docker.sock"):
         return
-    from .doctor import project_ports
     from .lifecycle import port_free
 
-    for port, key, _what in project_ports(ctx.spec):
-        if not port_free("0.0.0.0", port):
-            raise EnvironmentProblem(f"port {port} ({key}) is already in use on this machine; the swarm stack "
-                                     f"publishes it on all interfaces",
-                                     hint=f"stop what uses it (the compose stack? `afc down`), or set {key} in .env "
-                                          f"to a free port")
+    for port in ctx.spec.published_ports:
+        if not port_free("0.0.0.0", port.host_port):
+            raise EnvironmentProblem(f"port {port.host_port} ({port.setting}) is already in use on this machine; the "
+                                     f"swarm stack publishes it on all interfaces",
+                                     hint=f"stop what uses it (the compose stack? `afc down`), or set {port.setting} "
+                                          f"in .env to a free port")
 
 
 # --- status, scale, rm -------------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ from ..project.files import Project, find_project, write_atomically
 from ..stack.spec import build_spec, host_facts
 
 BACKUP_DIR = "backups"
-DATA_SERVICES = ("postgres", "redis")
 
 
 @dataclass(frozen=True)
@@ -167,7 +166,7 @@ def run_upgrade(plan: UpgradePlan, timeout: float, on_update: Callable,
 
     old_env_text = ctx.project.env_path.read_text()
     began = time.monotonic()
-    airflow_services = [s for s in ctx.spec.compose_services if s not in DATA_SERVICES]
+    airflow_services = list(ctx.spec.airflow_services)
     running = {c.service for c in ctx.snapshot() if c.state in ("running", "restarting")}
     try:
         if running & set(airflow_services):
@@ -197,7 +196,7 @@ def _roll_back(ctx, old_env_text: str, backup: Path, error: Exception) -> StackE
         # Removing (not only stopping) the new image's containers lets a later `afc up` start clean.
         failed = lifecycle.Context.load(ctx.project.root)
         failed.stack.stop()
-        failed.stack.remove([s for s in failed.spec.compose_services if s not in DATA_SERVICES])
+        failed.stack.remove(list(failed.spec.airflow_services))
         steps.append(f"removed the {failed.spec.image.text} containers (their last log lines are above)")
     except Exception:  # the stop below still runs with the old file
         pass

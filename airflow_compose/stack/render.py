@@ -5,7 +5,7 @@ import copy
 import functools
 from typing import Any
 
-from .spec import EngineFacts, StackSpec
+from .spec import DATA_SERVICES, EngineFacts, StackSpec
 
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 # The lite stack's home: a named volume at AIRFLOW_HOME holding the image's default SQLite file.
@@ -67,7 +67,7 @@ def healthcheck(service: str, block: dict[str, Any], spec: StackSpec, facts: Eng
     else:
         test = list(block["healthcheck"]["test"])
     check: dict[str, Any] = {"test": test}
-    if service not in ("postgres", "redis"):  # Airflow images are Debian: cut, stat, date, timeout are there
+    if service not in DATA_SERVICES:  # Airflow images are Debian: cut, stat, date, timeout are there
         check["test"] = ["CMD-SHELL", heal_wrapper(service, test, timing, settle=not facts.start_interval)]
     if facts.start_interval:
         check.update(interval=timing["interval"], timeout=timing["timeout"], retries=timing["retries"],
@@ -105,37 +105,14 @@ def health_components(spec: StackSpec) -> list[str]:
     return ["metadatabase", "scheduler", "triggerer"] + (["dag_processor"] if spec.major >= 3 else [])
 
 
-def _depends_on(service: str, spec: StackSpec) -> dict[str, dict[str, str]]:
-    if spec.lite:
-        return {"init": {"condition": "service_completed_successfully"}} if service != "init" else {}
-    if service in ("postgres", "redis", "log-cleaner"):  # the log cleaner only needs the logs folder
-        return {}
-    needs = {"postgres": "service_healthy"}
-    if service != "init":
-        if spec.celery:
-            needs["redis"] = "service_healthy"
-        needs["init"] = "service_completed_successfully"
-    if service == "flower":
-        needs["worker"] = "service_healthy"
-    return {name: {"condition": condition} for name, condition in needs.items()}
-
-
-def published_port(service: str, spec: StackSpec) -> tuple[int, int] | None:
-    """(host port, container port) the service publishes, or None (the compose and swarm stacks alike)."""
-    published = {spec.web_service: (spec.port, 8080), "flower": (spec.flower_port, 5555),
-                 "postgres": (spec.postgres_port, 5432), "redis": (spec.redis_port, 6379)}
-    host_port, container_port = published.get(service, (None, None))
-    return (host_port, container_port) if host_port else None
-
-
 def _ports(service: str, spec: StackSpec) -> list[str]:
-    port = published_port(service, spec)
-    return [f"{spec.host}:{port[0]}:{port[1]}"] if port else []
+    port = spec.published_port(service)
+    return [f"{spec.host}:{port.host_port}:{port.container_port}"] if port else []
 
 
 def service(name: str, spec: StackSpec, facts: EngineFacts) -> dict[str, Any]:
     block = copy.deepcopy(blocks()["services"][name])
-    airflow = name not in ("postgres", "redis")
+    airflow = name not in DATA_SERVICES
     out: dict[str, Any] = {}
     if name == "postgres":
         out["image"] = spec.postgres_image
@@ -174,7 +151,7 @@ def service(name: str, spec: StackSpec, facts: EngineFacts) -> dict[str, Any]:
         out["volumes"] = ([f"{LITE_VOLUME}:{LITE_HOME}"] if spec.lite else []) + list(blocks()["airflow_volumes"])
     elif name == "postgres":
         out["volumes"] = [f"postgres-data:{spec.postgres_data_mount}"]
-    depends = _depends_on(name, spec)
+    depends = {other: {"condition": condition} for other, condition in spec.dependencies(name).items()}
     if depends:
         out["depends_on"] = depends
     if "health" in block:

@@ -12,6 +12,7 @@ from ..errors import UsageError
 ARCHES = ("amd64", "arm64")
 EXECUTORS = ("celery", "local")
 LITE_SERVICE = "airflow"
+DATA_SERVICES = ("postgres", "redis")  # the services that do not run the Airflow image
 _UNAME_TO_GOARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
 
@@ -26,6 +27,17 @@ class EngineFacts:
 def host_facts() -> EngineFacts:
     """Facts to render with when no engine answers: this machine's arch, no start_interval."""
     return EngineFacts(arch=_UNAME_TO_GOARCH.get(platform.machine().lower(), "amd64"), start_interval=False)
+
+
+@dataclass(frozen=True)
+class PublishedPort:
+    """A port the stack publishes on the host, with the setting that chooses it."""
+
+    service: str
+    host_port: int
+    container_port: int
+    setting: str
+    what: str
 
 
 @dataclass(frozen=True)
@@ -108,6 +120,54 @@ class StackSpec:
         """The services of the compose stack: `services` plus the log cleaner when logs expire (not in the
         one-container lite stack)."""
         return self.services + (("log-cleaner",) if self.log_retention_days and not self.lite else ())
+
+    @property
+    def data_services(self) -> tuple[str, ...]:
+        """Postgres and Redis, as far as the stack has them."""
+        return tuple(name for name in self.services if name in DATA_SERVICES)
+
+    @property
+    def airflow_services(self) -> tuple[str, ...]:
+        """The compose services that run the Airflow image (init and the log cleaner included)."""
+        return tuple(name for name in self.compose_services if name not in DATA_SERVICES)
+
+    @property
+    def published_ports(self) -> tuple[PublishedPort, ...]:
+        """Every port the stack publishes on the host (the compose and Swarm stacks alike)."""
+        candidates = [PublishedPort(self.web_service, self.port, 8080, "AFC_PORT", "web UI"),
+                      PublishedPort("flower", self.flower_port, 5555, "AFC_FLOWER_PORT", "Flower"),
+                      PublishedPort("postgres", self.postgres_port or 0, 5432, "AFC_POSTGRES_PORT", "Postgres"),
+                      PublishedPort("redis", self.redis_port or 0, 6379, "AFC_REDIS_PORT", "Redis")]
+        return tuple(port for port in candidates if port.host_port and port.service in self.services)
+
+    def published_port(self, service: str) -> PublishedPort | None:
+        return next((port for port in self.published_ports if port.service == service), None)
+
+    def dependencies(self, service: str) -> dict[str, str]:
+        """The services `service` waits for, each with the compose condition it waits on."""
+        if self.lite:
+            return {"init": "service_completed_successfully"} if service != "init" else {}
+        if service in DATA_SERVICES or service == "log-cleaner":  # the log cleaner only needs the logs folder
+            return {}
+        needs = {"postgres": "service_healthy"}
+        if service != "init":
+            if self.celery:
+                needs["redis"] = "service_healthy"
+            needs["init"] = "service_completed_successfully"
+        if service == "flower":
+            needs["worker"] = "service_healthy"
+        return needs
+
+    def with_dependencies(self, services: list[str]) -> list[str]:
+        """`services` and everything they wait for, transitively."""
+        needed: list[str] = []
+        todo = list(services)
+        while todo:
+            name = todo.pop()
+            if name not in needed:
+                needed.append(name)
+                todo += list(self.dependencies(name))
+        return needed
 
     @property
     def postgres_major(self) -> int | None:

@@ -13,6 +13,7 @@ from airflow_compose.commands import doctor
 from airflow_compose import engine
 from airflow_compose.commands.doctor import FAIL, GIB, OK, SKIP, WARN, Result
 from airflow_compose.errors import ENVIRONMENT
+from airflow_compose.stack.spec import PublishedPort
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -171,7 +172,8 @@ def test_engine_is_local():
 # --- ports ----------------------------------------------------------------------------------------------
 
 def test_ports_free_busy_and_held_by_this_stack():
-    ports = [(18500, "AFC_PORT", "web UI"), (18501, "AFC_FLOWER_PORT", "Flower")]
+    ports = [PublishedPort("webserver", 18500, 8080, "AFC_PORT", "web UI"),
+             PublishedPort("flower", 18501, 5555, "AFC_FLOWER_PORT", "Flower")]
     assert doctor.check_ports(ports, "127.0.0.1", set(), lambda h, p: True).status == OK
     busy = doctor.check_ports(ports, "127.0.0.1", set(), lambda h, p: p != 18500)
     assert busy.status == FAIL

@@ -50,3 +50,30 @@ def test_auto_arch_follows_the_engine_and_version_picks_the_topology():
                                             ("__x__", "x"), ("Ünïcode", "n-code")])
 def test_project_names_are_valid_compose_names(name, expected):
     assert project_name_from(name) == expected
+
+
+# --- facts derived from the spec: one source for the renderer, doctor, swarm, backup and upgrade ---------------
+
+@pytest.mark.parametrize("version", ["2.10.4", "3.3.2"])
+@pytest.mark.parametrize("variant", [{"AFC_EXECUTOR": "celery", "AFC_FLOWER": "true", "AFC_POSTGRES_PORT": "15432",
+                                      "AFC_REDIS_PORT": "16379"},
+                                     {"AFC_EXECUTOR": "local", "AFC_POSTGRES_PORT": "15432"},
+                                     {"AFC_EXECUTOR": "local", "AFC_LITE": "true"}])
+def test_derived_facts_agree_with_the_rendered_stack(version, variant):
+    from airflow_compose.stack.render import render
+    from airflow_compose.stack.spec import DATA_SERVICES
+    from tests.helpers import VERSIONS, values
+
+    vals = values(AIRFLOW_IMAGE_NAME=VERSIONS[version], **variant)
+    spec = build_spec(vals, EngineFacts("amd64", False))
+    services = render(spec, EngineFacts("amd64", False))["services"]
+    assert list(services) == list(spec.compose_services)
+    published = {port.service: f"{spec.host}:{port.host_port}:{port.container_port}" for port in spec.published_ports}
+    assert published == {name: body["ports"][0] for name, body in services.items() if body.get("ports")}
+    for name, body in services.items():
+        assert spec.dependencies(name) == {k: v["condition"] for k, v in body.get("depends_on", {}).items()}
+    assert set(spec.data_services) == set(services) & set(DATA_SERVICES)
+    assert set(spec.airflow_services) == set(services) - set(DATA_SERVICES)
+    everything = spec.with_dependencies([spec.web_service])
+    assert spec.web_service in everything and ("init" in everything)
+    assert all(dep in everything for name in everything for dep in spec.dependencies(name))
