@@ -54,7 +54,7 @@ def _project():
 def _facts():
     from . import engine
 
-    return engine.facts()
+    return engine.Probe().facts
 
 
 # --- generate ------------------------------------------------------------------------------------------

@@ -80,14 +80,13 @@ def run_afc(*args: str, project: Path | None = None, cwd: Path | None = None, en
     """`afc ARGS` through its real entry point (`cli.main`) in this process, with no Docker engine reachable.
 
     As for a new process: no AFC_* variables from the caller, NO_COLOR, no terminal on stdin/stdout/stderr,
-    and nothing remembered from an earlier run (engine facts, rich consoles)."""
+    and nothing remembered from an earlier run (rich consoles)."""
     from typer.testing import CliRunner
 
-    from airflow_compose import cli, engine, ui
+    from airflow_compose import cli, ui
 
     environ: dict[str, str | None] = {k: None for k in os.environ if k.startswith("AFC_")}
     environ.update(NO_COLOR="1", **NO_ENGINE, **(env or {}))
-    engine.facts.cache_clear()
     ui._consoles.clear()  # rich consoles keep the streams' colour and terminal facts of their first use
     cli.State.debug = False
     with CliRunner().isolation(env=environ) as (stdout, stderr, _), _working_directory(cwd or Path.cwd()), \

@@ -17,7 +17,8 @@ from typing import Callable
 from .. import engine
 from ..errors import StackError, UsageError
 from ..project.inputs import writable_folder
-from .lifecycle import Context, UpResult
+from .context import Context
+from .lifecycle import UpResult
 
 BACKUP_DIR = "backups"
 MAGIC = b"PGDMP"  # the first bytes of every pg_dump custom-format archive

@@ -350,7 +350,7 @@ def switch_image(project: Project, image: str, base: str) -> None:
 
     file_values = project.file_values()
     file_values.update(AIRFLOW_IMAGE_NAME=image, AFC_BASE_IMAGE=base)
-    facts = engine.facts()
+    facts = engine.Probe().facts
     text = render_text(project.spec(facts, {"AIRFLOW_IMAGE_NAME": image, "AFC_BASE_IMAGE": base}), facts)
     write_atomically(project.env_path, settings.format_env(file_values), mode=0o600)
     write_atomically(project.compose_path, text)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Callable
 from ..errors import ProjectError, StackError, UsageError
 
 if TYPE_CHECKING:
-    from .lifecycle import Context
+    from .context import Context
 
 CONTAINER_ROOT = "/opt/airflow"       # AIRFLOW_HOME; the project's folders are mounted below it
 MOUNTED = ("dags", "plugins")         # mounted in every Airflow service
@@ -80,7 +80,7 @@ def run_tool(argv: list[str], what: str, input_text: str | None = None,
 def in_stack(ctx: "Context", mode: str, what: str, input_text: str | None = None) -> dict:
     """Run one dag_tools action in the running stack's CLI service (the stack must be up)."""
     from .. import engine
-    from .lifecycle import require_running
+    from .context import require_running
 
     require_running(ctx, ctx.spec.cli_service)
     return run_tool(engine.exec_command(ctx.stack, ctx.spec.cli_service, tools_command(mode)), what, input_text)
@@ -344,7 +344,7 @@ def test_dag(ctx: "Context", dag_id: str, date: str | None, conf: str | None,
     """One run of a DAG in the stack's scheduler container (`airflow dags test`: tasks run in that process, their
     logs stream to `on_line`), then the run's state and its tasks' states from the metadata database."""
     from .. import engine
-    from .lifecycle import require_running
+    from .context import require_running
 
     conf_text, date_text = conf_argument(conf), date_argument(date)
     require_running(ctx, ctx.spec.cli_service)

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 from ..errors import ENVIRONMENT, OK as EXIT_OK, AfcError, EnvironmentProblem
 
 if TYPE_CHECKING:
-    from ..engine import ContainerState, EngineDetails
-    from .lifecycle import Context
+    from ..engine import ContainerState, EngineDetails, Probe
+    from .context import Context
     from ..project.files import Project
     from ..stack.spec import PublishedPort, StackSpec
 
@@ -408,18 +408,20 @@ class Machine:
     standalone: tuple[str, str] | None
 
     @classmethod
-    def probe(cls, need_standalone: bool = True) -> "Machine":
+    def probe(cls, need_standalone: bool = True, engine_probe: "Probe | None" = None) -> "Machine":
+        """The facts, asked through `engine_probe` (the command's own, when it has one: nothing is asked twice)."""
         from .. import engine
 
+        engine_probe = engine_probe or engine.Probe()
         cli = shutil.which("docker")
         details, error = None, None
         if cli:
             try:
-                details = engine.engine_details()
+                details = engine_probe.details
             except AfcError as problem:
                 error = problem
-        endpoint = details.endpoint if details else (engine.docker_endpoint() if cli else "")
-        compose = engine.compose_version() if cli else ""
+        endpoint = details.endpoint if details else (engine_probe.endpoint if cli else "")
+        compose = engine_probe.compose_version if cli else ""
         standalone = engine.standalone_compose() if cli and not compose and need_standalone else None
         return cls(cli, details, error, endpoint, compose, standalone)
 
@@ -458,7 +460,7 @@ def _free(path: str) -> int | None:
 
 def project_checks(machine: Machine, project: "Project") -> list[Result]:
     from .. import engine
-    from . import initialize, lifecycle
+    from . import initialize
 
     facts = machine.facts()
     try:
@@ -478,9 +480,9 @@ def project_checks(machine: Machine, project: "Project") -> list[Result]:
                 containers = engine.Stack(project, spec.project).containers()
             except AfcError:
                 containers = []
-        from .ports import holder
+        from .ports import holder, port_free
 
-        results.append(check_ports(spec.published_ports, spec.host, held_ports(containers), lifecycle.port_free,
+        results.append(check_ports(spec.published_ports, spec.host, held_ports(containers), port_free,
                                    holder))
     # 7. arch
     if spec is None:
@@ -556,21 +558,19 @@ def diagnose(project_dir: Path) -> Report:
 def blocking_failures(ctx: "Context", containers: list["ContainerState"] | None = None) -> list[Result]:
     """The failed checks that would stop `afc up`: engine, compose plugin, busy ports, arch without emulation."""
     from .. import engine
-    from . import lifecycle
 
-    machine = Machine.probe(need_standalone=False)
+    machine = Machine.probe(need_standalone=False, engine_probe=ctx.probe)
     results = machine_checks(machine, ctx.project.root)[:3]
     if machine.details is not None:
         if containers is None:
             containers = ctx.snapshot()
-        from .ports import holder
+        from .ports import holder, port_free
 
         results.append(check_ports(ctx.spec.published_ports, ctx.spec.host, held_ports(containers),
-                                   lifecycle.port_free, holder))
-        arch = ctx.project.spec(engine.facts()).arch  # `auto` means the engine's arch
-        if arch != machine.details.arch:
-            available, how = emulation_available(arch, machine.details)
-            results.append(check_arch(arch, machine.details.arch, available, how))
+                                   port_free, holder))
+        if ctx.spec.arch != machine.details.arch:  # the spec's `auto` already is the engine's arch
+            available, how = emulation_available(ctx.spec.arch, machine.details)
+            results.append(check_arch(ctx.spec.arch, machine.details.arch, available, how))
     failures = [r for r in results if r.status == FAIL and r.name in BLOCKING]
     if machine.details is not None and ctx.spec.base is not None:
         # an image afc built cannot be pulled: say so before compose tries (a missing stock image is pulled)

@@ -142,7 +142,7 @@ def project_images(project_dir: Path) -> ProjectImages:
     from ..project.files import find_project
 
     project = find_project(project_dir)
-    spec = project.spec(engine.facts())
+    spec = project.spec(engine.Probe().facts)
     roles = [("airflow", spec.image.text)] + ([("base", spec.base.text)] if spec.base else [])
     if not spec.lite:
         roles.append(("postgres", spec.postgres_image))

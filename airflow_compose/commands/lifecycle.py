@@ -3,89 +3,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import socket
 import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 from .. import engine
-from . import readiness, pull
-from ..project import identity
-from ..stack import settings
 from ..errors import ProjectError, StackError, UsageError
-from .initialize import render_text
-from ..project.files import Project, find_project, write_atomically
-from ..stack.spec import StackSpec, host_facts
-
-
-@dataclass
-class Context:
-    """A project with its spec and a client for its stack: what every stack command starts from."""
-
-    project: Project
-    spec: StackSpec
-    stack: engine.Stack
-
-    @classmethod
-    def load(cls, project_dir: Path, render_missing: bool = False) -> "Context":
-        """The project's context; a deleted compose.yaml is rendered again (`render_missing`, for the commands
-        that start the stack) or named with the fix, instead of compose's own error. Refused (exit 3) when the
-        engine's stack under the project's name was started from another folder: every stack command starts
-        here, before it acts."""
-        # Host facts are enough to know the services; only rendering asks the engine (sync_compose_file).
-        project = find_project(project_dir)
-        spec = project.spec(host_facts())
-        identity.ensure_owner(project.root, spec.project)
-        ctx = cls(project, spec, engine.Stack(project, spec.project))
-        if not project.compose_path.exists():
-            if not render_missing:
-                raise ProjectError(f"{project.compose_path} is missing (afc renders it from .env)",
-                                   hint=f"`afc up` renders it again and starts the stack; `afc config --output "
-                                        f"{project.compose_path}` only writes it")
-            sync_compose_file(ctx)
-        return ctx
-
-    def wanted(self, services: list[str] | None = None) -> dict[str, int]:
-        names = services or list(self.spec.compose_services)
-        return {name: (self.spec.workers if name == "worker" else 1) for name in self.spec.compose_services
-                if name in names}
-
-    def check_services(self, services: list[str] | None, what: str = "service") -> list[str]:
-        for name in services or []:
-            if name not in self.spec.compose_services:
-                raise UsageError(f"unknown {what} '{name}'",
-                                 hint=f"choose from: {', '.join(self.spec.compose_services)}")
-        return list(services or [])
-
-    def snapshot(self) -> list[engine.ContainerState]:
-        return self.stack.containers()
-
-
-# --- pre-flight ------------------------------------------------------------------------------------------
-
-def port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def sync_compose_file(ctx: Context) -> bool:
-    """Re-render compose.yaml when `.env` (or afc) changed it; True when it was rewritten."""
-    facts = engine.facts()
-    text = render_text(ctx.project.spec(facts), facts)
-    path = ctx.project.compose_path
-    if path.exists() and path.read_text() == text:
-        return False
-    write_atomically(path, text)
-    return True
+from ..project.files import write_atomically
+from ..stack import settings
+from ..stack.spec import StackSpec
+from . import pull, readiness
+from .context import Context, check_scale, require_running, sync_compose_file
 
 
 def postgres_data_conflict(spec: StackSpec, data: "engine.PostgresData | None") -> ProjectError | None:
@@ -348,13 +279,6 @@ def _celery_ping(ctx: Context) -> Check:
 
 # --- other verbs -------------------------------------------------------------------------------------------
 
-def require_running(ctx: Context, service: str) -> None:
-    running = [c for c in ctx.snapshot() if c.service == service and c.state == "running"]
-    if not running:
-        raise StackError(f"service '{service}' is not running (is the stack up?)",
-                         hint="run `afc up` first, then try again")
-
-
 @dataclass(frozen=True)
 class DownResult:
     volumes: tuple[str, ...]   # named volumes deleted (only with --volumes)
@@ -376,19 +300,11 @@ def down(ctx: Context, volumes: bool) -> DownResult:
 
 def scale_workers(ctx: Context, count: int, timeout: float,
                   on_update: Callable[[readiness.Verdict, float], None]) -> UpResult:
-    from .lite import refuse
-
-    refuse(ctx.spec, "scale", "its one Airflow container runs every component and the tasks, with no "
-                              "Celery workers to scale")
-    if not ctx.spec.celery:
-        raise UsageError("this project uses the LocalExecutor: it has no Celery workers to scale",
-                         hint="re-create it with `afc init --force --executor celery` to use workers")
-    if not 1 <= count <= 64:
-        raise UsageError(f"cannot scale workers to {count}", hint="give a number from 1 to 64")
+    check_scale("workers", count, "scale", ctx.spec)
     values = ctx.project.file_values()
     values["AFC_WORKERS"] = str(count)
     write_atomically(ctx.project.env_path, settings.format_env(values), mode=0o600)
-    fresh = Context.load(ctx.project.root)
+    fresh = ctx.reloaded()
     sync_compose_file(fresh)
     began = time.monotonic()
     fresh.stack.up(["worker"], scales={"worker": count}, no_deps=True)

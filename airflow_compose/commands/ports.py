@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -15,6 +16,17 @@ TCP_LISTEN = "0A"
 
 
 # --- who holds a port ------------------------------------------------------------------------------------------
+
+def port_free(host: str, port: int) -> bool:
+    """Whether this machine lets a program bind `host:port` now."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
 
 def listening_inodes(table: str, port: int) -> set[str]:
     """Socket inodes listening on `port` in a /proc/net/tcp or tcp6 table."""
@@ -124,7 +136,6 @@ def resolve_port(root: Path, flag: str | None) -> tuple[int, bool] | None:
     this stack, and otherwise picks the next free one, so the URL changes only when it must."""
     from .. import engine
     from .doctor import held_ports
-    from .lifecycle import port_free
     from ..project.files import find_project
     from ..stack.spec import host_facts
 

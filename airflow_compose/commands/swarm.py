@@ -603,10 +603,10 @@ def _check_ports(ctx: SwarmContext, existing: Snapshot) -> None:
     web service would wait for a node forever ("host-mode port already in use")."""
     if existing.services or engine.docker_endpoint() not in ("", "unix:///var/run/docker.sock"):
         return
-    from .lifecycle import port_free
+    from . import ports
 
     for port in ctx.spec.published_ports:
-        if not port_free("0.0.0.0", port.host_port):
+        if not ports.port_free("0.0.0.0", port.host_port):
             raise EnvironmentProblem(f"port {port.host_port} ({port.setting}) is already in use on this machine; the "
                                      f"swarm stack publishes it on all interfaces",
                                      hint=f"stop what uses it (the compose stack? `afc down`), or set {port.setting} "

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import readiness
+from .context import Context, sync_compose_file
 from ..stack import settings, tags
 from ..errors import StackError, UsageError
 from ..project.files import Project, find_project, write_atomically
@@ -148,7 +149,7 @@ def run_upgrade(plan: UpgradePlan, timeout: float, on_update: Callable,
     def timed(step: str, began: float) -> None:
         timings[step] = time.monotonic() - began
 
-    ctx = lifecycle.Context.load(plan.root)
+    ctx = Context.load(plan.root)
     began = time.monotonic()
     try:
         pull.pull_missing({plan.target.text: "--to"}, on_pull, outcome="nothing was changed")
@@ -178,8 +179,8 @@ def run_upgrade(plan: UpgradePlan, timeout: float, on_update: Callable,
         values = ctx.project.file_values()
         values["AIRFLOW_IMAGE_NAME"] = plan.target.text
         write_atomically(ctx.project.env_path, settings.format_env(values), mode=0o600)
-        fresh = lifecycle.Context.load(plan.root)
-        lifecycle.sync_compose_file(fresh)
+        fresh = ctx.reloaded()
+        sync_compose_file(fresh)
         result = lifecycle.up(fresh, None, wait=True, timeout=timeout, on_update=on_update, on_pull=on_pull)
         timed("migrate+start", began)
     except BaseException as error:  # Ctrl-C included: never leave .env pointing at a half-done upgrade
@@ -189,12 +190,10 @@ def run_upgrade(plan: UpgradePlan, timeout: float, on_update: Callable,
 
 def _roll_back(ctx, old_env_text: str, backup: Path, error: Exception) -> StackError:
     """Put the old image back, re-render, stop the stack; the error says how to restore the backup."""
-    from . import lifecycle
-
     steps: list[str] = []
     try:  # first with the new compose file: it names the services the old one lacks (api-server, ...).
         # Removing (not only stopping) the new image's containers lets a later `afc up` start clean.
-        failed = lifecycle.Context.load(ctx.project.root)
+        failed = ctx.reloaded()
         failed.stack.stop()
         failed.stack.remove(list(failed.spec.airflow_services))
         steps.append(f"removed the {failed.spec.image.text} containers (their last log lines are above)")
@@ -202,13 +201,12 @@ def _roll_back(ctx, old_env_text: str, backup: Path, error: Exception) -> StackE
         pass
     try:
         write_atomically(ctx.project.env_path, old_env_text, mode=0o600)
-        lifecycle.sync_compose_file(lifecycle.Context.load(ctx.project.root))
+        sync_compose_file(ctx.reloaded())
         steps.append(f"put {ctx.spec.image.text} back in .env and re-rendered compose.yaml")
     except Exception as undo:  # report, never hide the first error
         steps.append(f"could not restore .env ({undo}); set AIRFLOW_IMAGE_NAME={ctx.spec.image.text} by hand")
     try:
-        fresh = lifecycle.Context.load(ctx.project.root)
-        fresh.stack.stop()
+        ctx.reloaded().stack.stop()
         steps.append("stopped the stack")
     except Exception as undo:
         steps.append(f"could not stop the stack ({undo}); run `afc stop`")

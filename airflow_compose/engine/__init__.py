@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from .errors import classify
 from .probe import (
-    EngineDetails, START_INTERVAL_API, api_tuple, compose_version, docker_endpoint, engine_details, facts,
-    standalone_compose)
+    EngineDetails, Probe, START_INTERVAL_API, api_tuple, compose_version, docker_endpoint, standalone_compose)
 from .compose import (
     ContainerState, Stack, compose_run_from_file, compose_run_to_file, exec_command, exec_from_file, exec_to_file,
     oneoff_command, oneoff_leaves_nothing, validate_compose_files)
@@ -24,8 +23,8 @@ from .swarm import SWARM_STACK_LABEL, SwarmInfo, SwarmService, SwarmStack, Swarm
 from .process import run_child, stream_lines
 
 __all__ = [
-    "classify", "EngineDetails", "START_INTERVAL_API", "api_tuple", "compose_version", "docker_endpoint",
-    "engine_details", "facts", "standalone_compose", "ContainerState", "Stack", "compose_run_from_file",
+    "classify", "EngineDetails", "Probe", "START_INTERVAL_API", "api_tuple", "compose_version", "docker_endpoint",
+    "standalone_compose", "ContainerState", "Stack", "compose_run_from_file",
     "compose_run_to_file", "exec_command", "exec_from_file", "exec_to_file", "oneoff_command",
     "oneoff_leaves_nothing", "validate_compose_files", "PostgresData", "StackClaim", "compose_containers",
     "containers_publishing", "stack_claim", "BuildOutcome", "BuiltImage", "PullProgress", "base_image",

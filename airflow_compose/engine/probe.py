@@ -6,7 +6,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import EnvironmentProblem
+from ..errors import AfcError, EnvironmentProblem
 from ..stack.spec import EngineFacts, host_facts
 from .client import client
 from .errors import docker_errors
@@ -35,6 +35,51 @@ def _answered_version(docker: "DockerClient") -> Any:
     return version
 
 
+class Probe:
+    """What one command learns about the engine and the CLI, each question asked at most once and only when a
+    step needs the answer. A command makes one and hands it down (a cache of the process would outlive it)."""
+
+    @functools.cached_property
+    def _version(self) -> tuple[Any, AfcError | None]:
+        try:
+            return _answered_version(client()), None
+        except AfcError as error:
+            return None, error
+
+    @functools.cached_property
+    def facts(self) -> EngineFacts:
+        """Facts for rendering: the engine's arch and start_interval support, or this host's when it is down."""
+        version, error = self._version
+        if error is not None:
+            return host_facts()
+        return EngineFacts(arch=str(version.server.arch),
+                           start_interval=api_tuple(str(version.server.api_version)) >= START_INTERVAL_API)
+
+    @functools.cached_property
+    def details(self) -> EngineDetails:
+        """Versions, arch and resources of the engine; raises afc's classified error when it cannot be reached."""
+        version, error = self._version
+        if error is not None:
+            raise error
+        docker = client()
+        with docker_errors("read `docker info`"):
+            info = docker.system.info()
+        return EngineDetails(
+            client_version=str(version.client.version or ""), server_version=str(version.server.version or ""),
+            api_version=str(version.server.api_version or ""), arch=str(version.server.arch or ""),
+            os_type=str(info.os_type or version.server.os or ""), operating_system=str(info.operating_system or ""),
+            mem_total=int(info.mem_total or 0), ncpu=int(info.n_cpu or 0),
+            docker_root_dir=str(info.docker_root_dir or ""), endpoint=self.endpoint)
+
+    @functools.cached_property
+    def endpoint(self) -> str:
+        return docker_endpoint()
+
+    @functools.cached_property
+    def compose_version(self) -> str:
+        return compose_version()
+
+
 def compose_version() -> str:
     """The compose plugin's version, or "" when `docker compose` is missing."""
     docker = client()
@@ -42,18 +87,6 @@ def compose_version() -> str:
         return str(docker.compose.version()).split()[-1].lstrip("v")
     except Exception:  # is_installed()/version() raise differently across CLIs
         return ""
-
-
-@functools.lru_cache(maxsize=1)
-def facts() -> EngineFacts:
-    """Facts for rendering: the engine's arch and start_interval support, or this host's when it is down."""
-    docker = client()
-    try:
-        version = docker.version()
-        return EngineFacts(arch=str(version.server.arch),
-                           start_interval=api_tuple(str(version.server.api_version)) >= START_INTERVAL_API)
-    except Exception:
-        return host_facts()
 
 
 @dataclass(frozen=True)
@@ -88,20 +121,6 @@ def docker_endpoint() -> str:
         return str(endpoint.host) if endpoint is not None and endpoint.host else ""
     except Exception:  # no CLI, a broken context: the engine check reports the real problem
         return ""
-
-
-def engine_details() -> EngineDetails:
-    """Versions, arch and resources of the engine; raises afc's classified error when it cannot be reached."""
-    docker = client()
-    version = _answered_version(docker)
-    with docker_errors("read `docker info`"):
-        info = docker.system.info()
-    return EngineDetails(
-        client_version=str(version.client.version or ""), server_version=str(version.server.version or ""),
-        api_version=str(version.server.api_version or ""), arch=str(version.server.arch or ""),
-        os_type=str(info.os_type or version.server.os or ""), operating_system=str(info.operating_system or ""),
-        mem_total=int(info.mem_total or 0), ncpu=int(info.n_cpu or 0),
-        docker_root_dir=str(info.docker_root_dir or ""), endpoint=docker_endpoint())
 
 
 def standalone_compose() -> tuple[str, str] | None:

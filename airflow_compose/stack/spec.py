@@ -158,6 +158,10 @@ class StackSpec:
             needs["worker"] = "service_healthy"
         return needs
 
+    def replicas(self, services: list[str]) -> dict[str, int]:
+        """How many containers (or Swarm tasks) each service wants: the workers AFC_WORKERS, the others one."""
+        return {name: (self.workers if name == "worker" else 1) for name in services}
+
     def with_dependencies(self, services: list[str]) -> list[str]:
         """`services` and everything they wait for, transitively."""
         needed: list[str] = []

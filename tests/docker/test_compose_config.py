@@ -41,6 +41,6 @@ def test_override_file_is_applied_and_checked(tmp_path):
 
 
 def test_engine_probe_reports_versions():
-    info = engine.engine_details()
+    info = engine.Probe().details
     assert engine.compose_version() and info.server_version and info.arch in ("amd64", "arm64")
-    assert engine.facts().start_interval == info.start_interval
+    assert engine.Probe().facts.start_interval == info.start_interval

@@ -50,7 +50,7 @@ def test_inside_a_ready_project_every_check_runs_and_passes(project):
     assert document["inside_project"] is True and document["project"] == str(project)
     assert [c["name"] for c in document["checks"]] == list(doctor.MACHINE_CHECKS + doctor.PROJECT_CHECKS)
     found = checks(document)
-    info = engine.engine_details()
+    info = engine.Probe().details
     for name in ("docker-cli", "engine", "compose", "cpus", "memory", "disk", "ports", "arch", "airflow-uid",
                  "project-files", "images"):
         assert found[name]["status"] == "ok", found[name]
@@ -64,7 +64,7 @@ def test_text_output_lists_checks_and_fixes(project):
     done = afc("doctor", project=project)
     assert done.returncode == 0
     assert "project-files" in done.stdout and "images" in done.stdout
-    if not engine.engine_details().start_interval:  # this machine's engine 20.10: a warning with its fix
+    if not engine.Probe().details.start_interval:  # this machine's engine 20.10: a warning with its fix
         assert "WARN engine-version" in done.stdout and "fix: upgrade to Docker Engine 25" in done.stdout
     assert "ready:" in done.stderr
 
@@ -161,12 +161,12 @@ def test_compose_plugin_hidden(project, tmp_path):
 
 
 def test_an_architecture_the_engine_cannot_run(tmp_path):
-    native = engine.engine_details().arch
+    native = engine.Probe().details.arch
     other = "arm64" if native == "amd64" else "amd64"
     folder = make_project(tmp_path, "doc-arch", 18512, "--arch", other)
     done = afc("doctor", "--json", project=folder)
     found = checks(report(done))
-    available, how = doctor.emulation_available(other, engine.engine_details())
+    available, how = doctor.emulation_available(other, engine.Probe().details)
     if available is False:  # this machine: binfmt_misc has no qemu handler
         assert done.returncode == 4 and found["arch"]["status"] == "fail"
         assert "tonistiigi/binfmt" in found["arch"]["fix"]

@@ -4,7 +4,6 @@ anonymous volume (Redis' `/data`) survives a recreation of its container and goe
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

@@ -324,7 +324,7 @@ def _string_texts(tree: ast.AST):
 
 # Sample values for the expressions and placeholders hints put in their commands.
 SAMPLES = {"{project.compose_path}": "/tmp/p/compose.yaml", "{engine_arch}": "arm64", "{flag}": " --port",
-           "{port + 1}": "8081", "{command}": "backup", "{target.tag}": "2.11.2", "{failing[0]}": "scheduler",
+           "{port + 1}": "8081", "{command}": "backup", "{verb}": "swarm scale", "{target.tag}": "2.11.2", "{failing[0]}": "scheduler",
            "{path}": "/tmp/x.dump", "{release.version}": "2.11.2", "{','.join(missing)}": "amazon,http", "{name}": "demo", "{folder}": "/tmp", "{tag}": "2.10.4",
            "N": "3", "TAG": "2.10.4", "FILE": "x.dump", "DIR": "/tmp", "REPO:TAG": "apache/airflow:2.10.4"}
 

@@ -452,11 +452,11 @@ def test_deploy_builds_with_dags_then_runs_three_phases(fake):
 
 
 def test_a_first_deploy_needs_its_ports_free(fake, monkeypatch):
-    from airflow_compose.commands import lifecycle
+    from airflow_compose.commands import ports
 
     ctx, stack_, builder = fake(AFC_PORT="18080")
     monkeypatch.setattr(engine, "docker_endpoint", lambda: "unix:///var/run/docker.sock")
-    monkeypatch.setattr(lifecycle, "port_free", lambda host, port: port != 18080)
+    monkeypatch.setattr(ports, "port_free", lambda host, port: port != 18080)
     with pytest.raises(EnvironmentProblem) as error:
         swarm.deploy(ctx, timeout=30)
     assert "port 18080 (AFC_PORT) is already in use" in error.value.message and "AFC_PORT" in error.value.hint
