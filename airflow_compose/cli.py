@@ -234,7 +234,7 @@ def down(volumes: Annotated[bool, typer.Option("--volumes", "-v", help="Also del
 
     ctx = _ctx()
     if volumes and not yes:
-        ui.confirm_or_refuse(f"Delete the database volume of '{ctx.spec.project}' (all Airflow metadata)?",
+        ui.confirm(f"Delete the database volume of '{ctx.spec.project}' (all Airflow metadata)?",
                              "add --yes to confirm deleting the database")
     ui.show_down(ctx.spec.project, lifecycle.down(ctx, volumes))
 
@@ -528,8 +528,8 @@ def upgrade(to: Annotated[str, typer.Option("--to", help="Tag to upgrade to (kee
     plan = upgrade_module.plan_for(State.project_dir, to)
     ui.show_upgrade_plan(plan)
     if not yes:
-        ui.confirm_action(f"Upgrade '{plan.project}' to {plan.target.text}?", "add --yes to upgrade without asking",
-                          "upgrade")
+        ui.confirm(f"Upgrade '{plan.project}' to {plan.target.text}?", "add --yes to upgrade without asking",
+                   refused="upgrade", undone="did not upgrade")
     with ui.LiveStatus(f"upgrading {plan.project} to {plan.target_tag.version}") as live:
         result = upgrade_module.run_upgrade(plan, timeout, live.update, live.pull)
     ui.show_upgrade(result)
@@ -648,7 +648,7 @@ def swarm_status(as_json: Annotated[bool, typer.Option("--json", help="JSON on s
     from .commands import swarm
     from . import ui
 
-    ui.show_swarm_status(swarm.status(_swarm_ctx()), as_json)
+    ui.show_status(swarm.status(_swarm_ctx()), as_json)
 
 
 @swarm_app.command("scale")
@@ -675,7 +675,7 @@ def swarm_rm(volumes: Annotated[bool, typer.Option("--volumes", "-v", help="Also
 
     ctx = _swarm_ctx()
     if volumes and not yes:
-        ui.confirm_or_refuse(f"Delete the volumes of swarm stack '{ctx.name}' (all Airflow metadata)?",
+        ui.confirm(f"Delete the volumes of swarm stack '{ctx.name}' (all Airflow metadata)?",
                              "add --yes to confirm deleting the database")
     ui.show_swarm_rm(swarm.remove(ctx, volumes))
 
@@ -726,7 +726,7 @@ def restore_command(file: Annotated[Path, typer.Argument(help="A file written by
     ctx = _ctx()
     path = check_database(file) if ctx.spec.lite else backup.check_archive(file)
     if not yes:
-        ui.confirm_or_refuse(f"Replace the whole database of '{ctx.spec.project}' with {path}?",
+        ui.confirm(f"Replace the whole database of '{ctx.spec.project}' with {path}?",
                              "add --yes to replace the database with the backup")
     ui.show_restore(backup.restore(ctx, path, timeout=timeout,
                                    start_up=lambda c: _wait_up(c, None, timeout, f"starting {c.spec.project}"),

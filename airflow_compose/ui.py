@@ -137,7 +137,7 @@ def _uptime(seconds) -> str:
 
 def _status_rows(rows) -> list[list[str]]:
     return [[r.service, f"{r.ready}/{r.wanted}", r.state, r.health or "-", ", ".join(dict.fromkeys(r.ports)) or "-",
-             _uptime(r.uptime)] for r in rows]
+             _uptime(r.uptime), str(r.restarts) if r.restarts else "-"] for r in rows]
 
 
 class PullView:
@@ -270,14 +270,18 @@ def show_up(result) -> None:
     info(f"  user: {result.admin_user}; password: {result.password_hint}")
 
 
-def show_status(result, as_json_output: bool) -> None:
+def show_status(result, as_json_output: bool, stderr: bool = False) -> None:
+    """`afc status` and `afc swarm status` (on Swarm the last column counts the failed tasks the swarm still
+    remembers). The table is data on stdout; after a deploy it is part of the report, on stderr."""
     if as_json_output:
         as_json(result.as_dict())
+    elif result.swarm and not result.deployed:
+        info(f"swarm stack '{result.stack}' is not deployed (`afc swarm deploy` deploys it)")
     elif not result.rows or all(r.state == "missing" for r in result.rows):
         info(f"stack '{result.project}' is not running (`afc up` starts it)")
     else:
-        table(None, ["SERVICE", "REPLICAS", "STATE", "HEALTH", "PORTS", "UPTIME", "RESTARTS"],
-              [row + [str(r.restarts) if r.restarts else "-"] for row, r in zip(_status_rows(result.rows), result.rows)])
+        table(None, ["SERVICE", "REPLICAS", "STATE", "HEALTH", "PORTS", "UPTIME",
+                     "FAILED TASKS" if result.swarm else "RESTARTS"], _status_rows(result.rows), stderr=stderr)
         for r in result.rows:
             if r.restart_reason:
                 info(f"  {r.service}, last restart: {r.restart_reason}")
@@ -298,15 +302,15 @@ def show_health(report, as_json_output: bool) -> int:
     return OK if report.ok else STACK
 
 
-def confirm_or_refuse(question: str, how_to_confirm: str) -> None:
-    """Ask on a terminal; refuse (usage error) when nobody can answer."""
+def confirm(question: str, how_to_confirm: str, refused: str = "delete data", undone: str = "nothing was deleted") -> None:
+    """Ask on a terminal; without one (or on 'no') refuse with a usage error saying how to confirm."""
     from .errors import UsageError
 
     if not sys.stdin.isatty():
-        raise UsageError("refusing to delete data without confirmation", hint=how_to_confirm)
+        raise UsageError(f"refusing to {refused} without confirmation", hint=how_to_confirm)
     answer = console().input(f"{_escape(question)} [y/N] ").strip().lower()
     if answer not in ("y", "yes"):
-        raise UsageError("not confirmed; nothing was deleted", hint=how_to_confirm)
+        raise UsageError(f"not confirmed; {undone}", hint=how_to_confirm)
 
 
 # --- afc images / afc upgrade ------------------------------------------------------------------------------
@@ -369,17 +373,6 @@ def show_project_images(result, as_json_output: bool) -> None:
             warn(f"{image.role} image {image.reference}: {image.note}")
     for note in tag.notes:
         warn(note)
-
-
-def confirm_action(question: str, how_to_confirm: str, refused: str) -> None:
-    """Ask on a terminal; without one (or on 'no') refuse with a usage error saying how to confirm."""
-    from .errors import UsageError
-
-    if not sys.stdin.isatty():
-        raise UsageError(f"refusing to {refused} without confirmation", hint=how_to_confirm)
-    answer = console().input(f"{_escape(question)} [y/N] ").strip().lower()
-    if answer not in ("y", "yes"):
-        raise UsageError(f"not confirmed; did not {refused}", hint=how_to_confirm)
 
 
 def show_upgrade_plan(plan) -> None:
@@ -523,23 +516,6 @@ class SwarmLive(LiveStatus):
         console().print(f"  {line}", markup=False, style="dim")
 
 
-def _swarm_rows(rows) -> list[list[str]]:
-    return [[r.service, f"{r.ready}/{r.wanted}", r.state, r.health or "-", ", ".join(dict.fromkeys(r.ports)) or "-",
-             _uptime(r.uptime), str(r.restarts) if r.restarts else "-"] for r in rows]
-
-
-def show_swarm_status(result, as_json_output: bool, stderr: bool = False) -> None:
-    """`afc swarm status`: like `afc status`, with the failed tasks the swarm still remembers (the table is
-    data on stdout; after a deploy it is part of the report, on stderr)."""
-    if as_json_output:
-        as_json(result.as_dict())
-    elif not result.deployed:
-        info(f"swarm stack '{result.stack}' is not deployed (`afc swarm deploy` deploys it)")
-    else:
-        table(None, ["SERVICE", "REPLICAS", "STATE", "HEALTH", "PORTS", "UPTIME", "FAILED TASKS"],
-              _swarm_rows(result.rows), stderr=stderr)
-
-
 def show_swarm_deploy(result) -> None:
     for note in result.warnings:
         warn(note)
@@ -555,7 +531,7 @@ def show_swarm_deploy(result) -> None:
         info(f"  Docker secrets created: {', '.join(result.secrets_created)}")
     if result.secrets_removed:
         info(f"  replaced Docker secrets removed: {', '.join(result.secrets_removed)}")
-    show_swarm_status(result.status, False, stderr=True)
+    show_status(result.status, False, stderr=True)
 
 
 def show_swarm_build(result, stack: str) -> None:

@@ -47,6 +47,49 @@ def check_postgres_data(ctx: Context, containers: list[engine.ContainerState]) -
         raise conflict
 
 
+# --- the compose project as readiness sees it ------------------------------------------------------------
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class ComposeBackend:
+    """The compose project for the wait loop and the failure report (readiness.Backend); `only` judges those
+    services alone (the others are stopped on purpose)."""
+
+    def __init__(self, ctx: Context, only: tuple[str, ...] = ()):
+        self.ctx = ctx
+        self.only = only
+
+    def _containers(self) -> list[engine.ContainerState]:
+        return [c for c in self.ctx.snapshot() if not self.only or c.service in self.only]
+
+    def verdict(self, wanted: dict[str, int]) -> readiness.Verdict:
+        return readiness.judge(self._containers(), wanted, _utcnow())
+
+    def log_lines(self, service: str) -> list[str]:
+        try:
+            return self.ctx.stack.logs_text(service, tail=25).rstrip().splitlines()[-25:]
+        except Exception as error:  # the logs are a courtesy; the failure is what matters
+            return [f"(no logs: {error})"]
+
+    def health_output(self, service: str) -> str:
+        container = next((c for c in self._containers() if c.service == service), None)
+        if container and container.health_log and container.health != "healthy":
+            return container.health_log[-1]
+        return ""
+
+    def not_ready(self, timeout: float) -> str:
+        return f"the stack was not healthy after {timeout:.0f} s"
+
+    def failed(self) -> str:
+        return "the stack failed to start"
+
+    def failure_hint(self, failing: list[str], message: str) -> str:
+        return (f"the containers are left for inspection: `afc logs {failing[0]}`, `afc status`; fix the cause and "
+                f"run `afc up` again")
+
+
 # --- up --------------------------------------------------------------------------------------------------
 
 @dataclass
@@ -114,83 +157,23 @@ def up(ctx: Context, services: list[str] | None, *, wait: bool, timeout: float,
                              "`afc logs` shows the services' output", details=errors[0])
         result.elapsed = time.monotonic() - began
         return result
-    outcome = readiness.wait_until_ready(
-        ctx.snapshot, wanted, timeout, on_update=on_update,
-        start_error=lambda: errors[0] if errors else "", starting=worker.is_alive,
-        now=lambda: dt.datetime.now(dt.timezone.utc))
+    backend = ComposeBackend(ctx)
+    outcome = readiness.wait(backend, wanted, timeout, on_update=on_update,
+                             start_error=lambda: errors[0] if errors else "", starting=worker.is_alive)
     result.history = outcome.history
-    if outcome.timed_out or outcome.verdict.failures or outcome.start_error:
-        raise stack_failure(ctx, outcome, timeout)
+    if not outcome.ok:
+        raise readiness.failure_report(backend, outcome, timeout)
     result.elapsed = time.monotonic() - began
     return result
 
 
-def stack_failure(ctx: Context, outcome: readiness.WaitResult, timeout: float) -> StackError:
-    """The error of a failed start: which services, their last log lines and health-check output."""
-    failing = [f.service for f in outcome.verdict.failures]
-    if outcome.start_error and "init" in outcome.start_error and "init" not in failing:
-        failing.insert(0, "init")
-    if not failing:
-        failing = [row.service for row in outcome.verdict.rows if not row.ok]
-    failing = list(dict.fromkeys(failing))
-    containers = {c.service: c for c in ctx.snapshot()}
-    details = []
-    cause = ""
-    for service in failing:
-        details.append(f"--- last log lines of {service}:")
-        try:
-            lines = ctx.stack.logs_text(service, tail=25).rstrip().splitlines()[-25:]
-        except Exception as error:  # the logs are a courtesy; the failure is what matters
-            lines = [f"(no logs: {error})"]
-        details += lines
-        cause = cause or key_error_line(lines)
-        container = containers.get(service)
-        if container and container.health_log and container.health != "healthy":
-            details.append(f"--- last health check of {service}: {container.health_log[-1][-400:]}")
-    if outcome.start_error:
-        details.append("--- docker compose said: " + outcome.start_error.strip().splitlines()[-1])
-    if outcome.timed_out:
-        message = f"the stack was not healthy after {timeout:.0f} s: waiting for {', '.join(failing)}"
-    else:
-        reasons = [f.reason for f in outcome.verdict.failures] or [f"{failing[0]} failed to start"]
-        message = "the stack failed to start: " + "; ".join(dict.fromkeys(reasons))
-    if cause:
-        message += f"\n  cause: {cause}"
-    return StackError(message, hint="the containers are left for inspection: `afc logs " + failing[0] +
-                      "`, `afc status`; fix the cause and run `afc up` again", details="\n".join(details))
-
-
-def key_error_line(lines: list[str]) -> str:
-    """The most telling line of a failed service's log: the last FATAL/Error line, if any."""
-    import re
-
-    for line in reversed(lines):
-        if re.search(r"FATAL|Error:|Exception:|ERROR", line) and "Background on this error" not in line:
-            return line.strip()[-300:]
-    return ""
-
-
 # --- status and health -----------------------------------------------------------------------------------
 
-@dataclass
-class StatusResult:
-    project: str
-    rows: tuple[readiness.ServiceRow, ...]
-    healthy: bool
-
-    def as_dict(self) -> dict:
-        return {"project": self.project, "healthy": self.healthy,
-                "services": [{"service": r.service, "replicas": r.ready, "wanted": r.wanted, "state": r.state,
-                              "health": r.health, "ports": list(r.ports),
-                              "uptime_seconds": None if r.uptime is None else round(r.uptime),
-                              "restarts": r.restarts, "last_restart_reason": r.restart_reason or None}
-                             for r in self.rows]}
-
-
-def status(ctx: Context) -> StatusResult:
+def status(ctx: Context) -> readiness.StatusResult:
     containers = ctx.snapshot()
-    verdict = readiness.judge(containers, ctx.wanted(), dt.datetime.now(dt.timezone.utc))
-    return StatusResult(ctx.spec.project, with_restart_reasons(ctx, verdict.rows, containers), verdict.ready)
+    verdict = readiness.judge(containers, ctx.wanted(), _utcnow())
+    return readiness.StatusResult(ctx.spec.project, with_restart_reasons(ctx, verdict.rows, containers),
+                                  verdict.ready)
 
 
 def with_restart_reasons(ctx: Context, rows: tuple[readiness.ServiceRow, ...],
@@ -308,10 +291,10 @@ def scale_workers(ctx: Context, count: int, timeout: float,
     sync_compose_file(fresh)
     began = time.monotonic()
     fresh.stack.up(["worker"], scales={"worker": count}, no_deps=True)
-    outcome = readiness.wait_until_ready(fresh.snapshot, {"worker": count}, timeout, on_update=on_update,
-                                      now=lambda: dt.datetime.now(dt.timezone.utc))
-    if outcome.timed_out or outcome.verdict.failures:
-        raise stack_failure(fresh, outcome, timeout)
+    backend = ComposeBackend(fresh)
+    outcome = readiness.wait(backend, {"worker": count}, timeout, on_update=on_update)
+    if not outcome.ok:
+        raise readiness.failure_report(backend, outcome, timeout)
     return UpResult(fresh.spec, time.monotonic() - began, True, False, True, fresh.spec.url, fresh.spec.admin_user, "")
 
 

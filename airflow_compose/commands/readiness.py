@@ -1,12 +1,16 @@
-"""Waiting for a stack to become healthy, and deciding when it has failed: pure logic over snapshots,
-with the clock, the sleep and the snapshot source injected (so tests need no Docker and no time)."""
+"""Whether a stack is ready, on Compose or on Swarm: the rows of the live view and of `status`, the judgement of a
+compose snapshot, the one wait loop, the one failure report and the one status result. A `Backend` (the
+compose project, or a phase of the Swarm stack) supplies its verdicts and logs; the clock and the sleep are
+injected, so tests need no Docker and no time."""
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+import re
+from typing import Callable, Protocol, Sequence
 
 from ..engine import ContainerState
+from ..errors import StackError
 
 CRASH_LOOP_RESTARTS = 3
 
@@ -97,6 +101,28 @@ def judge(containers: Sequence[ContainerState], wanted: dict[str, int], now=None
     return Verdict(rows(containers, wanted, now), unique)
 
 
+class Backend(Protocol):
+    """A stack as the wait loop and the failure report see it: the compose project, or a Swarm stack's phase."""
+
+    def verdict(self, wanted: dict[str, int]) -> Verdict:
+        """The stack now, judged against the replicas wanted of each service."""
+
+    def log_lines(self, service: str) -> list[str]:
+        """The last lines a service printed (a line saying why, when there are none)."""
+
+    def health_output(self, service: str) -> str:
+        """The output of the service's last failed health check ("" when there is none to show)."""
+
+    def not_ready(self, timeout: float) -> str:
+        """The start of the message when `timeout` passed."""
+
+    def failed(self) -> str:
+        """The start of the message when a service failed."""
+
+    def failure_hint(self, failing: list[str], message: str) -> str:
+        """What to do next, given the failing services and the message."""
+
+
 @dataclass
 class WaitResult:
     verdict: Verdict
@@ -105,20 +131,17 @@ class WaitResult:
     start_error: str = ""
     history: list[tuple[float, str, str]] = field(default_factory=list)
 
+    @property
+    def ok(self) -> bool:
+        return not (self.timed_out or self.verdict.failures or self.start_error)
 
-def wait_until_ready(
-    snapshot: Callable[[], Sequence[ContainerState]],
-    wanted: dict[str, int],
-    timeout: float,
-    on_update: Callable[[Verdict, float], None] = lambda verdict, elapsed: None,
-    start_error: Callable[[], str] = lambda: "",
-    starting: Callable[[], bool] = lambda: False,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-    poll: float = 1.0,
-    now: Callable[[], object] = lambda: None,
-) -> WaitResult:
-    """Poll snapshots until the stack is ready, has failed, or `timeout` seconds have passed.
+
+def wait(backend: Backend, wanted: dict[str, int], timeout: float,
+         on_update: Callable[[Verdict, float], None] = lambda verdict, elapsed: None,
+         start_error: Callable[[], str] = lambda: "", starting: Callable[[], bool] = lambda: False,
+         clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+         poll: float = 1.0) -> WaitResult:
+    """Poll the backend until the wanted services are ready, one has failed, or `timeout` seconds have passed.
 
     `start_error` reports a failure of the `compose up` running beside the wait (e.g. init failed);
     `starting` tells whether that `compose up` is still running (the stack is not ready before it ends).
@@ -128,7 +151,7 @@ def wait_until_ready(
     last: dict[str, tuple[str, str, int]] = {}
     while True:
         elapsed = clock() - began
-        verdict = judge(snapshot(), wanted, now())
+        verdict = backend.verdict(wanted)
         for row in verdict.rows:
             key = (row.state, row.health, row.ready)
             if last.get(row.service) != key:
@@ -143,3 +166,71 @@ def wait_until_ready(
         if elapsed >= timeout:
             return WaitResult(verdict, elapsed, timed_out=True, history=history)
         sleep(poll)
+
+
+def failure_report(backend: Backend, outcome: WaitResult, timeout: float) -> StackError:
+    """The error of a failed wait: which services, their last log lines and health-check output, the likeliest
+    cause, and what to do."""
+    failing = [f.service for f in outcome.verdict.failures]
+    if outcome.start_error and "init" in outcome.start_error and "init" not in failing:
+        failing.insert(0, "init")
+    if not failing:
+        failing = [row.service for row in outcome.verdict.rows if not row.ok]
+    failing = list(dict.fromkeys(failing))
+    details: list[str] = []
+    cause = ""
+    for service in failing:
+        details.append(f"--- last log lines of {service}:")
+        lines = backend.log_lines(service)
+        details += lines
+        cause = cause or key_error_line(lines)
+        health = backend.health_output(service)
+        if health:
+            details.append(f"--- last health check of {service}: {health[-400:]}")
+    if outcome.start_error:
+        details.append("--- docker compose said: " + outcome.start_error.strip().splitlines()[-1])
+    if outcome.timed_out:
+        message = f"{backend.not_ready(timeout)}: waiting for {', '.join(failing)}"
+    else:
+        reasons = [f.reason for f in outcome.verdict.failures] or [f"{failing[0]} failed to start"]
+        message = f"{backend.failed()}: " + "; ".join(dict.fromkeys(reasons))
+    if cause:
+        message += f"\n  cause: {cause}"
+    return StackError(message, hint=backend.failure_hint(failing, message), details="\n".join(details))
+
+
+def key_error_line(lines: list[str]) -> str:
+    """The most telling line of a failed service's log: the last FATAL/Error line, if any."""
+    for line in reversed(lines):
+        if re.search(r"FATAL|Error:|Exception:|ERROR", line) and "Background on this error" not in line:
+            return line.strip()[-300:]
+    return ""
+
+
+@dataclass
+class StatusResult:
+    """`afc status` and `afc swarm status`: a row per service, and whether all are ready. On Swarm `stack` names
+    the stack, `deployed` says whether it exists, and a row's `restarts` counts its failed tasks."""
+
+    project: str
+    rows: tuple[ServiceRow, ...]
+    healthy: bool
+    stack: str = ""
+    deployed: bool = True
+
+    @property
+    def swarm(self) -> bool:
+        return bool(self.stack)
+
+    def as_dict(self) -> dict:
+        head = {"project": self.project, "stack": self.stack, "deployed": self.deployed} if self.swarm \
+            else {"project": self.project}
+        services = []
+        for r in self.rows:
+            row = {"service": r.service, "replicas": r.ready, "wanted": r.wanted, "state": r.state,
+                   "health": r.health, "ports": list(r.ports),
+                   "uptime_seconds": None if r.uptime is None else round(r.uptime)}
+            row.update({"failed_tasks": r.restarts} if self.swarm else
+                       {"restarts": r.restarts, "last_restart_reason": r.restart_reason or None})
+            services.append(row)
+        return {**head, "healthy": self.healthy, "services": services}

@@ -23,6 +23,8 @@ from ..project import identity
 from . import pull
 from ..stack import render
 from ..errors import AfcError, EnvironmentProblem, ProjectError, StackError, UsageError
+from . import readiness
+from .context import check_scale
 from .readiness import Failure, ServiceRow, Verdict
 from ..project.files import Project, find_project
 from ..stack.spec import DATA_SERVICES, EngineFacts, StackSpec, build_spec, host_facts
@@ -262,8 +264,7 @@ class SwarmContext:
         return self.stack.name
 
     def wanted(self, names: Sequence[str] | None = None) -> dict[str, int]:
-        return {name: (self.spec.workers if name == "worker" else 1) for name in self.spec.services
-                if names is None or name in names}
+        return self.spec.replicas([name for name in self.spec.services if names is None or name in names])
 
 
 def deployed_from(stack: engine.SwarmStack) -> list[str]:
@@ -420,78 +421,52 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-@dataclass
-class WaitOutcome:
-    verdict: Verdict
-    elapsed: float
-    timed_out: bool = False
+class SwarmBackend:
+    """One phase of the Swarm stack for the wait loop and the failure report (readiness.Backend): its tasks count
+    as failed from `since` on."""
+
+    def __init__(self, ctx: "SwarmContext", phase: str, since: dt.datetime):
+        self.ctx = ctx
+        self.phase = phase
+        self.since = since
+
+    def verdict(self, wanted: dict[str, int]) -> Verdict:
+        return judge(self.ctx.name, snapshot(self.ctx.stack), wanted, self.since, _utcnow())
+
+    def log_lines(self, service: str) -> list[str]:
+        lines = self.ctx.stack.logs_text(service, tail=25).rstrip().splitlines()[-25:]
+        return lines or ["(no output: the container never ran)"]
+
+    def health_output(self, service: str) -> str:
+        return ""  # the swarm keeps no health check output; the task errors are in the failures
+
+    def not_ready(self, timeout: float) -> str:
+        return f"the swarm stack was not ready after {timeout:.0f} s ({self.phase})"
+
+    def failed(self) -> str:
+        return f"the swarm stack failed ({self.phase})"
+
+    def failure_hint(self, failing: list[str], message: str) -> str:
+        if "no such image" in message.lower():
+            return ("the node does not hold the image and cannot pull it: build it there (`afc swarm deploy` without "
+                    "--image builds it), or push it to a registry every node can pull from and pass --image "
+                    "REGISTRY/REPOSITORY:TAG")
+        first, name = (failing[0] if failing else "init"), self.ctx.name
+        return (f"the stack is left for inspection: `afc swarm status`, `docker service logs {name}_{first}`, "
+                f"`docker service ps --no-trunc {name}_{first}`; fix the cause and run `afc swarm deploy` again "
+                f"(or `afc swarm rm`)")
 
 
-def wait_until(read: Callable[[], Snapshot], stack: str, wanted: dict[str, int], timeout: float, since: dt.datetime,
-               on_update: Callable[[Verdict, float], None], clock: Callable[[], float] = time.monotonic,
-               sleep: Callable[[float], None] = time.sleep, now: Callable[[], dt.datetime] = _utcnow,
-               poll: float = 2.0) -> WaitOutcome:
-    """Poll the stack until the wanted services are ready, one has failed, or `timeout` seconds passed."""
-    began = clock()
-    while True:
-        elapsed = clock() - began
-        verdict = judge(stack, read(), wanted, since, now())
-        on_update(verdict, elapsed)
-        if verdict.failures or verdict.ready:
-            return WaitOutcome(verdict, elapsed)
-        if elapsed >= timeout:
-            return WaitOutcome(verdict, elapsed, timed_out=True)
-        sleep(poll)
-
-
-def failure(ctx: SwarmContext, outcome: WaitOutcome, timeout: float, phase: str) -> StackError:
-    """The error of a failed phase: which services, their task errors and last log lines."""
-    from .lifecycle import key_error_line
-
-    failing = list(dict.fromkeys(f.service for f in outcome.verdict.failures)) or \
-        [row.service for row in outcome.verdict.rows if not row.ok]
-    details, cause = [], ""
-    for name in failing:
-        details.append(f"--- last log lines of {name}:")
-        lines = ctx.stack.logs_text(name, tail=25).rstrip().splitlines()[-25:]
-        details += lines or ["(no output: the container never ran)"]
-        cause = cause or key_error_line(lines)
-    if outcome.timed_out:
-        message = f"the swarm stack was not ready after {timeout:.0f} s ({phase}): waiting for {', '.join(failing)}"
-    else:
-        message = f"the swarm stack failed ({phase}): " + "; ".join(dict.fromkeys(f.reason for f in
-                                                                              outcome.verdict.failures))
-    if cause:
-        message += f"\n  cause: {cause}"
-    first = failing[0] if failing else "init"
-    if "no such image" in message.lower():
-        return StackError(message, details="\n".join(details),
-                          hint="the node does not hold the image and cannot pull it: build it there (`afc swarm "
-                               "deploy` without --image builds it), or push it to a registry every node can pull "
-                               "from and pass --image REGISTRY/REPOSITORY:TAG")
-    return StackError(message, details="\n".join(details),
-                      hint=f"the stack is left for inspection: `afc swarm status`, `docker service logs "
-                           f"{ctx.name}_{first}`, `docker service ps --no-trunc {ctx.name}_{first}`; fix the cause "
-                           f"and run `afc swarm deploy` again (or `afc swarm rm`)")
+def wait_for(ctx: "SwarmContext", phase: str, since: dt.datetime, wanted: dict[str, int], timeout: float,
+             on_update: Callable[[Verdict, float], None]) -> None:
+    """Wait until the phase's wanted services are ready; its failure report otherwise."""
+    backend = SwarmBackend(ctx, phase, since)
+    outcome = readiness.wait(backend, wanted, timeout, on_update=on_update, poll=2.0)
+    if not outcome.ok:
+        raise readiness.failure_report(backend, outcome, timeout)
 
 
 # --- deploy ----------------------------------------------------------------------------------------------
-
-@dataclass
-class SwarmStatus:
-    project: str
-    stack: str
-    deployed: bool
-    rows: tuple[ServiceRow, ...]
-    healthy: bool
-
-    def as_dict(self) -> dict:
-        return {"project": self.project, "stack": self.stack, "deployed": self.deployed, "healthy": self.healthy,
-                "services": [{"service": r.service, "replicas": r.ready, "wanted": r.wanted, "state": r.state,
-                              "health": r.health, "ports": list(r.ports),
-                              "uptime_seconds": None if r.uptime is None else round(r.uptime),
-                              "failed_tasks": r.restarts} for r in self.rows]}
-
 
 @dataclass
 class DeployResult:
@@ -507,7 +482,7 @@ class DeployResult:
     warnings: tuple[str, ...]
     secrets_created: tuple[str, ...]
     secrets_removed: tuple[str, ...]
-    status: SwarmStatus
+    status: readiness.StatusResult
 
 
 def deploy_warnings(spec: StackSpec, routing_mesh: bool) -> list[str]:
@@ -576,10 +551,7 @@ def deploy(ctx: SwarmContext, *, timeout: float, image: str | None = None, routi
             document = render_stack(ctx.spec, image, secrets, routing_mesh=routing_mesh, services=names)
             ctx.stack.deploy(_write_phase(Path(folder), phase, document), registry_auth=registry_auth)
             time.sleep(1.0)   # let the orchestrator take the update before the first look
-            wanted = ctx.wanted(["init"] if phase == "init" else names)
-            outcome = wait_until(lambda: snapshot(ctx.stack), ctx.name, wanted, timeout, since, on_update)
-            if outcome.timed_out or outcome.verdict.failures:
-                raise failure(ctx, outcome, timeout, phase)
+            wait_for(ctx, phase, since, ctx.wanted(["init"] if phase == "init" else names), timeout, on_update)
             phases[phase] = time.monotonic() - step
     removed = tuple(name for name in sorted(set(ctx.stack.secrets()) - {s.name for s in secrets})
                     if ctx.stack.remove_secret(name))
@@ -615,17 +587,17 @@ def _check_ports(ctx: SwarmContext, existing: Snapshot) -> None:
 
 # --- status, scale, rm -------------------------------------------------------------------------------------
 
-def status(ctx: SwarmContext) -> SwarmStatus:
+def status(ctx: SwarmContext) -> readiness.StatusResult:
     require_manager()
     snap = snapshot(ctx.stack)
     if not snap.services:
-        return SwarmStatus(ctx.spec.project, ctx.name, False, (), False)
+        return readiness.StatusResult(ctx.spec.project, (), False, stack=ctx.name, deployed=False)
     wanted = {name: replicas for name, replicas in ctx.wanted().items()
               if any(short_name(ctx.name, s.name) == name for s in snap.services)}
     current = {short_name(ctx.name, s.name): s.replicas for s in snap.services}
     wanted = {name: current.get(name, count) for name, count in wanted.items()}   # scaled replicas count
     table = rows(ctx.name, snap, wanted, _utcnow())
-    return SwarmStatus(ctx.spec.project, ctx.name, True, table, all(row.ok for row in table))
+    return readiness.StatusResult(ctx.spec.project, table, all(row.ok for row in table), stack=ctx.name)
 
 
 @dataclass
@@ -639,13 +611,7 @@ class ScaleResult:
 
 def scale(ctx: SwarmContext, what: str, count: int, timeout: float,
           on_update: Callable[[Verdict, float], None] = lambda verdict, elapsed: None) -> ScaleResult:
-    if what not in ("workers", "worker"):
-        raise UsageError(f"cannot scale '{what}'", hint="only Celery workers scale: `afc swarm scale workers N`")
-    if not ctx.spec.celery:
-        raise UsageError("this project uses the LocalExecutor: it has no Celery workers to scale",
-                         hint="re-create it with `afc init --force --executor celery` to use workers")
-    if not 1 <= count <= 64:
-        raise UsageError(f"cannot scale workers to {count}", hint="give a number from 1 to 64")
+    check_scale(what, count, "swarm scale", ctx.spec)
     require_manager()
     if not any(short_name(ctx.name, s.name) == "worker" for s in ctx.stack.services()):
         raise StackError(f"stack '{ctx.name}' is not deployed (no worker service)",
@@ -653,9 +619,7 @@ def scale(ctx: SwarmContext, what: str, count: int, timeout: float,
     began = time.monotonic()
     since = _utcnow() - dt.timedelta(seconds=2)
     ctx.stack.scale("worker", count)
-    outcome = wait_until(lambda: snapshot(ctx.stack), ctx.name, {"worker": count}, timeout, since, on_update)
-    if outcome.timed_out or outcome.verdict.failures:
-        raise failure(ctx, outcome, timeout, "scale")
+    wait_for(ctx, "scale", since, {"worker": count}, timeout, on_update)
     return ScaleResult(ctx.name, "worker", count, time.monotonic() - began, ctx.spec.workers)
 
 

@@ -127,13 +127,11 @@ def _ensure_postgres(ctx, timeout: float) -> None:
     running = [c for c in ctx.snapshot() if c.service == "postgres" and c.ready]
     if running:
         return
-    ctx.stack.up(["postgres"], no_deps=True)
-    def postgres_only():  # the other services are stopped on purpose: judge Postgres alone
-        return [c for c in ctx.snapshot() if c.service == "postgres"]
+    from .lifecycle import ComposeBackend
 
-    outcome = readiness.wait_until_ready(postgres_only, {"postgres": 1}, timeout, on_update=lambda *_: None,
-                                      now=lambda: dt.datetime.now(dt.timezone.utc))
-    if outcome.timed_out or outcome.verdict.failures:
+    ctx.stack.up(["postgres"], no_deps=True)
+    outcome = readiness.wait(ComposeBackend(ctx, only=("postgres",)), {"postgres": 1}, timeout)
+    if not outcome.ok:
         raise StackError("Postgres did not become healthy, so the database could not be backed up; nothing "
                          "was changed", hint="see `afc logs postgres`, fix it and run `afc upgrade` again")
 

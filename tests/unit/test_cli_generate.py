@@ -145,7 +145,7 @@ def test_down_volumes_refuses_without_yes_off_a_terminal(tmp_path):
 
 
 def test_key_error_line_picks_the_cause():
-    from airflow_compose.commands.lifecycle import key_error_line
+    from airflow_compose.commands.readiness import key_error_line
     lines = ["starting", 'psycopg2.OperationalError: FATAL:  password authentication failed for user "airflow"',
              "(Background on this error at: https://sqlalche.me/e/14/e3q8)", "[entrypoint] done"]
     assert "password authentication failed" in key_error_line(lines)

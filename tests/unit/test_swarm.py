@@ -11,7 +11,7 @@ from airflow_compose import engine
 
 from airflow_compose.stack import render, settings
 
-from airflow_compose.commands import swarm
+from airflow_compose.commands import readiness, swarm
 from airflow_compose.errors import EnvironmentProblem, StackError, UsageError
 from airflow_compose.stack.spec import EngineFacts, build_spec
 from tests import helpers
@@ -314,10 +314,14 @@ def test_wait_times_out_and_reports_each_poll():
     clock = FakeClock()
     seen = []
     snap = swarm.Snapshot((svc("scheduler"),), (task("scheduler", "starting"),))
-    outcome = swarm.wait_until(lambda: snap, "demo-swarm", {"scheduler": 1}, 10, T0,
-                               lambda verdict, elapsed: seen.append(elapsed), clock=clock, sleep=clock.sleep,
-                               now=lambda: T0)
-    assert outcome.timed_out and seen[0] == 0 and seen[-1] >= 10
+
+    class Phase(swarm.SwarmBackend):
+        def verdict(self, wanted):
+            return swarm.judge("demo-swarm", snap, wanted, T0, T0)
+
+    outcome = readiness.wait(Phase(None, "airflow", T0), {"scheduler": 1}, 10,
+                             lambda verdict, elapsed: seen.append(elapsed), clock=clock, sleep=clock.sleep, poll=2.0)
+    assert outcome.timed_out and seen[0] == 0 and seen[-1] >= 10 and seen[1] == 2.0
 
 
 # --- deploy, scale and rm against a fake engine ---------------------------------------------------------------
