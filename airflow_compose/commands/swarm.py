@@ -1,6 +1,5 @@
-"""`afc swarm`: the project's stack on Docker Swarm. Rendering the stack file is pure (a StackSpec, the image
-and the secrets' names become a `docker stack deploy` document); deploy, status, scale and rm return
-dataclasses and never print.
+"""`afc swarm`: the project's stack on Docker Swarm. Deploy, status, scale and rm return dataclasses and never
+print; the stack file they deploy is rendered by `stack/swarm_file.py`.
 
 Deploying runs in phases, because Swarm ignores `depends_on` conditions: Postgres (and Redis) until healthy,
 then `init` as a replicated job until it completes (migrations, admin user), then the Airflow services,
@@ -8,234 +7,27 @@ waiting until every replica is running — a task with a health check is `runnin
 """
 from __future__ import annotations
 
-import copy
 import datetime as dt
-import functools
-import hashlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
-from urllib.parse import quote
 
 from .. import engine
 from ..project import identity
 from . import pull
-from ..stack import render
-from ..errors import AfcError, EnvironmentProblem, ProjectError, StackError, UsageError
+from ..stack import swarm_file
+from ..errors import AfcError, EnvironmentProblem, ProjectError, StackError
 from . import readiness
 from .context import check_scale
 from .readiness import Failure, ServiceRow, Verdict
 from ..project.files import Project, find_project
 from ..stack.spec import DATA_SERVICES, EngineFacts, StackSpec, build_spec, host_facts
 
-STACK_SUFFIX = "-swarm"
 PROJECT_DIR_LABEL = "org.afc.project-dir"  # on the stack's Docker secrets: the folder it was deployed from
-# <stack>-postgres-password-<hash8> must fit a secret name (64 characters); <stack>_dag-processor fits a service's
-MAX_PROJECT_LENGTH = 64 - len(STACK_SUFFIX) - len("-postgres-password-") - 8
 FAILED_STATES = ("failed", "rejected")
 CRASH_LOOP = 3             # failed tasks of one service in one wait before it counts as failing
 STUCK_PENDING = 20.0       # seconds a task may wait for a node ("no suitable node") before that is a failure
-
-
-@functools.lru_cache(maxsize=None)
-def blocks() -> dict[str, Any]:
-    """The building blocks of `compose/swarm.yaml`, loaded once."""
-    from importlib.resources import files
-
-    import yaml
-
-    return yaml.safe_load(files("airflow_compose.compose").joinpath("swarm.yaml").read_text())
-
-
-# --- names and secrets -----------------------------------------------------------------------------------
-
-def stack_name(spec: StackSpec) -> str:
-    """The stack's name: the project's plus a suffix, so that its volumes and networks never meet the compose
-    stack's (`<project>_postgres-data` stays the compose stack's database)."""
-    if len(spec.project) > MAX_PROJECT_LENGTH:
-        raise UsageError(f"project name '{spec.project}' is too long for a swarm stack ({len(spec.project)} "
-                         f"characters, at most {MAX_PROJECT_LENGTH})",
-                         hint="set a shorter AFC_PROJECT_NAME in .env (it also renames the compose stack)")
-    return spec.project + STACK_SUFFIX
-
-
-@dataclass(frozen=True)
-class SwarmSecret:
-    """One Docker secret of the stack. Its name ends in a hash of its content: swarm secrets are immutable,
-    so a changed value is a new secret, and the services are updated to it."""
-
-    role: str
-    name: str
-    target: str                                 # mounted as /run/secrets/<target>
-    value: str = field(repr=False, compare=False)
-
-
-def secret_roles(spec: StackSpec) -> dict[str, dict[str, Any]]:
-    """The secrets this stack needs (by role), from compose/swarm.yaml."""
-    roles = {}
-    for role, block in blocks()["secrets"].items():
-        if block.get("celery") and not spec.celery:
-            continue
-        if block.get("airflow3") and spec.major < 3:
-            continue
-        roles[role] = block
-    return roles
-
-
-def secret_values(spec: StackSpec, values: dict[str, str]) -> dict[str, str]:
-    """The value of every secret, from the project's settings (`.env`)."""
-    password = values["AFC_POSTGRES_PASSWORD"]
-    user, db_name = quote(spec.postgres_user, safe=""), quote(spec.postgres_db, safe="")
-    db = f"{user}:{quote(password, safe='')}@postgres:5432/{db_name}"
-    every = {
-        "postgres-password": password,
-        "sql-alchemy-conn": f"postgresql+psycopg2://{db}",
-        "result-backend": f"db+postgresql://{db}",
-        "fernet-key": values["AFC_FERNET_KEY"],
-        "web-secret-key": values["AFC_WEB_SECRET_KEY"],
-        "jwt-secret": values.get("AFC_JWT_SECRET", ""),
-        "admin-password": values["_AIRFLOW_WWW_USER_PASSWORD"],
-    }
-    return {role: every[role] for role in secret_roles(spec)}
-
-
-def plan_secrets(spec: StackSpec, values: dict[str, str]) -> list[SwarmSecret]:
-    stack = stack_name(spec)
-    roles = secret_roles(spec)
-    planned = []
-    for role, value in secret_values(spec, values).items():
-        digest = hashlib.sha256(f"{role}\0{value}".encode()).hexdigest()[:8]
-        planned.append(SwarmSecret(role, f"{stack}-{role}-{digest}", roles[role]["target"], value))
-    return planned
-
-
-# --- rendering -------------------------------------------------------------------------------------------
-
-def _airflow(name: str) -> bool:
-    return name not in DATA_SERVICES
-
-
-def _secret_env(spec: StackSpec, block: dict[str, Any]) -> str:
-    return block.get("env") or block.get("env3" if spec.major >= 3 else "env2") or ""
-
-
-def _mounts_secret(name: str, block: dict[str, Any]) -> bool:
-    users = block["services"]
-    return _airflow(name) if users == "airflow" else name in users
-
-
-def _healthcheck(name: str, spec: StackSpec) -> dict[str, Any] | None:
-    """stack.yaml's health check of the service, in the form every swarm accepts (the docker CLI's stack loader
-    has no `start_interval`), with the heartbeat check reading the database URL from its secret."""
-    block = copy.deepcopy(render.blocks()["services"][name])
-    if "health" not in block:
-        return None
-    if "job_check" in block:
-        block["healthcheck"] = {"test": ["CMD", "python", "-c", blocks()["job_check"], block.pop("job_check")]}
-    return render.healthcheck(name, block, spec, EngineFacts(spec.arch, start_interval=False))
-
-
-def _ports(name: str, spec: StackSpec, routing_mesh: bool) -> list[dict[str, Any]]:
-    port = spec.published_port(name)
-    if port is None:
-        return []
-    return [{"target": port.container_port, "published": port.host_port, "protocol": "tcp",
-             "mode": "ingress" if routing_mesh else "host"}]
-
-
-def _deploy(name: str, spec: StackSpec, routing_mesh: bool) -> dict[str, Any]:
-    swarm = blocks()
-    constraints = [f"node.platform.arch == {swarm['node_arch'][spec.arch]}"]
-    if name == "postgres":
-        constraints += swarm["database_placement"]
-    deploy: dict[str, Any] = {}
-    if name == "init":
-        deploy.update(mode="replicated-job", replicas=1, restart_policy=dict(swarm["restart_policy"]["job"]))
-    else:
-        deploy.update(mode="replicated", replicas=spec.workers if name == "worker" else 1,
-                      endpoint_mode="vip" if routing_mesh else "dnsrr",
-                      restart_policy=dict(swarm["restart_policy"]["long_running"]),
-                      update_config=dict(swarm["update_config"]))
-    deploy["placement"] = {"constraints": constraints}
-    deploy["labels"] = {"org.afc.project": spec.project, "org.afc.service": name}
-    return deploy
-
-
-def service(name: str, spec: StackSpec, image: str, secrets: Sequence[SwarmSecret],
-            routing_mesh: bool = False) -> dict[str, Any]:
-    """One service of the stack file: stack.yaml's service, with secrets as files, swarm's deploy policies,
-    named volumes only (no bind mounts: they would tie a service to one node's folders)."""
-    swarm = blocks()
-    compose = render.service(name, spec, EngineFacts(spec.arch, start_interval=False))
-    roles = secret_roles(spec)
-    mounted = [s for s in secrets if _mounts_secret(name, roles[s.role])]
-    out: dict[str, Any] = {"image": image if _airflow(name) else compose["image"]}
-    if name == "postgres":
-        out["command"] = list(swarm["postgres_command"])
-    elif "command" in compose:
-        out["command"] = compose["command"]
-    if "user" in compose:
-        out["user"] = compose["user"]
-    environment = {key: value for key, value in compose.get("environment", {}).items()
-                   if key not in swarm["drop_environment"] and "${" not in str(value)}
-    for secret in mounted:
-        variable = _secret_env(spec, roles[secret.role])
-        if variable:
-            environment[variable] = f"cat /run/secrets/{secret.target}"
-    if name == "postgres":
-        environment["POSTGRES_PASSWORD_FILE"] = "/run/secrets/" + roles["postgres-password"]["target"]
-    if environment:
-        out["environment"] = dict(sorted(environment.items()))
-    if mounted:
-        out["secrets"] = [{"source": s.role, "target": s.target} for s in mounted]
-    volumes = swarm["volumes"]
-    if name == "postgres":
-        out["volumes"] = [f"postgres-data:{spec.postgres_data_mount}"]
-    elif _airflow(name):
-        out["volumes"] = [f"airflow-logs:{volumes['airflow-logs']}"]
-    ports = _ports(name, spec, routing_mesh)
-    if ports:
-        out["ports"] = ports
-    check = _healthcheck(name, spec)
-    if check:
-        out["healthcheck"] = check
-    if "stop_grace_period" in compose:
-        out["stop_grace_period"] = compose["stop_grace_period"]
-    out["deploy"] = _deploy(name, spec, routing_mesh)
-    return out
-
-
-def render_stack(spec: StackSpec, image: str, secrets: Sequence[SwarmSecret], *, routing_mesh: bool = False,
-                 services: Sequence[str] | None = None) -> dict[str, Any]:
-    """The stack file as data: every service of the spec, or the named ones (a deploy phase)."""
-    names = [name for name in spec.services if services is None or name in services]
-    used = {s.role for name in names for s in secrets if _mounts_secret(name, secret_roles(spec)[s.role])}
-    document: dict[str, Any] = {
-        "version": blocks()["version"],
-        "services": {name: service(name, spec, image, secrets, routing_mesh) for name in names},
-        "networks": {"default": {"driver": "overlay"}},
-    }
-    volumes = {}
-    if "postgres" in names:
-        volumes["postgres-data"] = {}
-    if any(_airflow(name) for name in names):
-        volumes["airflow-logs"] = {}
-    if volumes:
-        document["volumes"] = volumes
-    if used:
-        document["secrets"] = {s.role: {"external": True, "name": s.name} for s in secrets if s.role in used}
-    return document
-
-
-def to_yaml(document: dict[str, Any]) -> str:
-    """The stack file's text: render's deterministic YAML under a header of its own."""
-    body = render.to_yaml(document).splitlines(keepends=True)
-    while body and body[0].startswith("#"):
-        body.pop(0)
-    return ("# Docker Swarm stack generated by airflow-compose (`afc swarm config`); deploy it with `afc swarm "
-            "deploy`,\n# which creates the Docker secrets it names and deploys it in phases. No secret is in "
-            "this file.\n" + "".join(body))
 
 
 # --- the project -------------------------------------------------------------------------------------------
@@ -255,7 +47,7 @@ class SwarmContext:
         project = find_project(project_dir)
         values = project.values()
         spec = build_spec(values, facts or host_facts())
-        ctx = cls(project, spec, values, engine.SwarmStack(stack_name(spec)))
+        ctx = cls(project, spec, values, engine.SwarmStack(swarm_file.stack_name(spec)))
         check_owner(ctx)
         return ctx
 
@@ -302,7 +94,7 @@ def require_manager() -> engine.SwarmInfo:
 
 def config_text(ctx: SwarmContext, image: str | None = None, routing_mesh: bool = False) -> str:
     """`afc swarm config`: the stack file (secret names only) for the project's image or `image`."""
-    return to_yaml(render_stack(ctx.spec, image or ctx.spec.image.text, plan_secrets(ctx.spec, ctx.values),
+    return swarm_file.to_yaml(swarm_file.render_stack(ctx.spec, image or ctx.spec.image.text, swarm_file.plan_secrets(ctx.spec, ctx.values),
                                 routing_mesh=routing_mesh))
 
 
@@ -498,7 +290,7 @@ def deploy_warnings(spec: StackSpec, routing_mesh: bool) -> list[str]:
 
 def _write_phase(folder: Path, phase: str, document: dict[str, Any]) -> str:
     path = folder / f"{phase}.yaml"
-    path.write_text(to_yaml(document))
+    path.write_text(swarm_file.to_yaml(document))
     return str(path)
 
 
@@ -513,7 +305,7 @@ def deploy(ctx: SwarmContext, *, timeout: float, image: str | None = None, routi
 
     began = time.monotonic()
     require_manager()
-    secrets = plan_secrets(ctx.spec, ctx.values)      # validates the stack name before anything changes
+    secrets = swarm_file.plan_secrets(ctx.spec, ctx.values)      # validates the stack name before anything changes
     existing = snapshot(ctx.stack)
     _check_ports(ctx, existing)
     phases: dict[str, float] = {}
@@ -548,7 +340,7 @@ def deploy(ctx: SwarmContext, *, timeout: float, image: str | None = None, routi
                       "airflow": "phase 3/3: Airflow services"}[phase])
             step = time.monotonic()
             since = _utcnow() - dt.timedelta(seconds=2)
-            document = render_stack(ctx.spec, image, secrets, routing_mesh=routing_mesh, services=names)
+            document = swarm_file.render_stack(ctx.spec, image, secrets, routing_mesh=routing_mesh, services=names)
             ctx.stack.deploy(_write_phase(Path(folder), phase, document), registry_auth=registry_auth)
             time.sleep(1.0)   # let the orchestrator take the update before the first look
             wait_for(ctx, phase, since, ctx.wanted(["init"] if phase == "init" else names), timeout, on_update)

@@ -9,7 +9,7 @@ import pytest
 
 from airflow_compose import engine
 
-from airflow_compose.stack import render, settings
+from airflow_compose.stack import render, settings, swarm_file
 
 from airflow_compose.commands import readiness, swarm
 from airflow_compose.errors import EnvironmentProblem, StackError, UsageError
@@ -31,8 +31,8 @@ def spec_for(version="2.10.4", executor="celery", **extra):
 
 def stack(version="2.10.4", executor="celery", routing_mesh=False, services=None, **extra):
     spec = spec_for(version, executor, **extra)
-    secrets = swarm.plan_secrets(spec, values(AIRFLOW_IMAGE_NAME=VERSIONS[version], AFC_EXECUTOR=executor, **extra))
-    return spec, secrets, swarm.render_stack(spec, IMAGE, secrets, routing_mesh=routing_mesh, services=services)
+    secrets = swarm_file.plan_secrets(spec, values(AIRFLOW_IMAGE_NAME=VERSIONS[version], AFC_EXECUTOR=executor, **extra))
+    return spec, secrets, swarm_file.render_stack(spec, IMAGE, secrets, routing_mesh=routing_mesh, services=services)
 
 
 VARIANTS = [(v, e) for v in VERSIONS for e in ("celery", "local")]
@@ -43,7 +43,7 @@ VARIANTS = [(v, e) for v in VERSIONS for e in ("celery", "local")]
 @pytest.mark.parametrize("version, executor", VARIANTS)
 def test_no_secret_value_is_in_the_stack_file(version, executor):
     spec, secrets, document = stack(version, executor)
-    text = swarm.to_yaml(document)
+    text = swarm_file.to_yaml(document)
     for name in settings.SECRET_NAMES:
         assert f"Secret-{name.lower()}" not in text, name
     assert not re.search(r"(?<!\$)\$\{", text), "no interpolation of .env: the stack file stands alone"
@@ -90,7 +90,7 @@ def test_secrets_are_docker_secrets_read_through_cmd_variables(version, executor
 
 def test_secret_values_build_the_urls_with_the_password_quoted():
     spec = spec_for()
-    found = swarm.secret_values(spec, values(AFC_POSTGRES_PASSWORD="p@ss:/word"))
+    found = swarm_file.secret_values(spec, values(AFC_POSTGRES_PASSWORD="p@ss:/word"))
     assert found["sql-alchemy-conn"] == "postgresql+psycopg2://airflow:p%40ss%3A%2Fword@postgres:5432/airflow"
     assert found["result-backend"].startswith("db+postgresql://airflow:p%40ss%3A%2Fword@postgres:5432/")
     assert found["postgres-password"] == "p@ss:/word"
@@ -98,9 +98,9 @@ def test_secret_values_build_the_urls_with_the_password_quoted():
 
 def test_secret_names_carry_a_content_hash():
     spec = spec_for()
-    first = {s.role: s.name for s in swarm.plan_secrets(spec, values())}
-    again = {s.role: s.name for s in swarm.plan_secrets(spec, values())}
-    changed = {s.role: s.name for s in swarm.plan_secrets(spec, values(AFC_FERNET_KEY="another"))}
+    first = {s.role: s.name for s in swarm_file.plan_secrets(spec, values())}
+    again = {s.role: s.name for s in swarm_file.plan_secrets(spec, values())}
+    changed = {s.role: s.name for s in swarm_file.plan_secrets(spec, values(AFC_FERNET_KEY="another"))}
     assert first == again
     assert changed["fernet-key"] != first["fernet-key"]
     assert {k: v for k, v in changed.items() if k != "fernet-key"} == \
@@ -108,19 +108,19 @@ def test_secret_names_carry_a_content_hash():
 
 
 def test_names_fit_swarm_limits_and_a_too_long_project_is_refused():
-    longest = "p" * swarm.MAX_PROJECT_LENGTH
+    longest = "p" * swarm_file.MAX_PROJECT_LENGTH
     spec = spec_for("3.3.2", AFC_PROJECT_NAME=longest)
-    for secret in swarm.plan_secrets(spec, values(AFC_PROJECT_NAME=longest)):
+    for secret in swarm_file.plan_secrets(spec, values(AFC_PROJECT_NAME=longest)):
         assert len(secret.name) <= 64, secret.name
-    assert all(len(f"{swarm.stack_name(spec)}_{name}") <= 63 for name in spec.services)
+    assert all(len(f"{swarm_file.stack_name(spec)}_{name}") <= 63 for name in spec.services)
     too_long = spec_for(AFC_PROJECT_NAME=longest + "x")
     with pytest.raises(UsageError) as error:
-        swarm.stack_name(too_long)
+        swarm_file.stack_name(too_long)
     assert longest + "x" in error.value.message and "AFC_PROJECT_NAME" in error.value.hint
 
 
 def test_stack_name_never_meets_the_compose_project():
-    assert swarm.stack_name(spec_for()) == "demo-swarm"
+    assert swarm_file.stack_name(spec_for()) == "demo-swarm"
 
 
 @pytest.mark.parametrize("version, executor", VARIANTS)
@@ -140,7 +140,7 @@ def test_init_is_a_one_shot_job_the_rest_restart(version, executor):
 
 def test_arm64_places_on_aarch64_nodes():
     spec = spec_for(AFC_ARCH="arm64")
-    document = swarm.render_stack(spec, IMAGE, swarm.plan_secrets(spec, values()))
+    document = swarm_file.render_stack(spec, IMAGE, swarm_file.plan_secrets(spec, values()))
     assert "node.platform.arch == aarch64" in document["services"]["worker"]["deploy"]["placement"]["constraints"]
 
 
@@ -214,8 +214,8 @@ def test_a_phase_renders_only_its_services_and_secrets():
 def test_rendering_is_deterministic_and_leaves_the_compose_file_alone():
     spec = spec_for("3.3.2")
     compose_before = render.to_yaml(render.render(spec, EngineFacts("amd64", False)))
-    first = swarm.to_yaml(stack("3.3.2")[2])
-    assert first == swarm.to_yaml(stack("3.3.2")[2])
+    first = swarm_file.to_yaml(stack("3.3.2")[2])
+    assert first == swarm_file.to_yaml(stack("3.3.2")[2])
     assert "&id" not in first and "*id" not in first
     assert first.startswith("# Docker Swarm stack generated by airflow-compose")
     assert render.to_yaml(render.render(spec, EngineFacts("amd64", False))) == compose_before
@@ -223,7 +223,7 @@ def test_rendering_is_deterministic_and_leaves_the_compose_file_alone():
 
 @pytest.mark.parametrize("version, executor", VARIANTS)
 def test_valid_against_compose_spec_schema(version, executor):
-    assert_valid("compose-spec.json", load_yaml(swarm.to_yaml(stack(version, executor, AFC_FLOWER="true")[2])))
+    assert_valid("compose-spec.json", load_yaml(swarm_file.to_yaml(stack(version, executor, AFC_FLOWER="true")[2])))
 
 
 # --- judging a stack's tasks -------------------------------------------------------------------------------
@@ -448,10 +448,10 @@ def test_deploy_builds_with_dags_then_runs_three_phases(fake):
     assert len(phases) == 4 and phases[1].startswith("phase 1/3")
     assert result.image == IMAGE and result.built and result.status.healthy
     assert list(result.phases) == ["build", "databases", "init", "airflow"]
-    assert set(result.secrets_created) == {s.name for s in swarm.plan_secrets(ctx.spec, ctx.values)}
+    assert set(result.secrets_created) == {s.name for s in swarm_file.plan_secrets(ctx.spec, ctx.values)}
     assert result.secrets_removed == ("demo-swarm-fernet-key-00000000",), "a replaced secret is removed"
     assert any("cannot bind published ports to 127.0.0.1" in w for w in result.warnings)
-    for secret in swarm.plan_secrets(ctx.spec, ctx.values):
+    for secret in swarm_file.plan_secrets(ctx.spec, ctx.values):
         assert stack_.created[secret.name] == secret.value
 
 
