@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import __version__
-from .errors import AfcError, INTERRUPTED
+from .errors import INTERRUPTED, AfcError
 
 app = typer.Typer(
     name="afc",
@@ -103,9 +103,9 @@ def init(
                                               "from before does not know the new ones).")] = False,
 ) -> None:
     """Create a project: dags/, logs/, plugins/, config/, .env (0600, with generated secrets), compose.yaml."""
+    from . import ui
     from .commands import initialize
     from .project import inputs
-    from . import ui
     from .project.files import Project
 
     folder = directory if directory.is_absolute() else State.project_dir / directory
@@ -144,8 +144,8 @@ def config(
     """Print the compose file rendered from .env (secrets as ${VAR} references)."""
     from . import engine, ui
     from .commands import initialize
-    from .project import inputs
     from .errors import UsageError
+    from .project import inputs
 
     if check and (output or show_secrets):
         raise UsageError("--check validates the project and prints no compose file",
@@ -189,8 +189,8 @@ def up(services: Services = None, timeout: Timeout = 300.0,
                                                    "current port while it is free), kept in .env as AFC_PORT.",
                                                    show_default=False)] = None) -> None:
     """Start the stack and wait until every service is healthy (re-renders compose.yaml if .env changed)."""
-    from .commands import lifecycle, ports
     from . import ui
+    from .commands import lifecycle, ports
 
     chosen = ports.resolve_port(State.project_dir, port)
     if chosen is not None:
@@ -209,10 +209,10 @@ def up(services: Services = None, timeout: Timeout = 300.0,
 def _after_up(ctx) -> None:
     """Once Airflow is healthy: airflow_settings.yaml applied (a bad entry fails `afc up` after the start, naming
     it), then the DAG files that fail to import, as a table (a warning, not a failure)."""
-    from .commands import dags
-    from .stack import seeds
     from . import ui
+    from .commands import dags
     from .errors import AfcError
+    from .stack import seeds
 
     wanted = seeds.load(ctx.project.root)
     if wanted is not None and not wanted.empty:
@@ -229,8 +229,8 @@ def down(volumes: Annotated[bool, typer.Option("--volumes", "-v", help="Also del
                                                "(all DAG runs, connections, variables).")] = False,
          yes: Annotated[bool, typer.Option("--yes", "-y", help="Confirm --volumes without asking.")] = False) -> None:
     """Stop and remove the stack's containers (the database is kept unless --volumes)."""
-    from .commands import lifecycle
     from . import ui
+    from .commands import lifecycle
 
     ctx = _ctx()
     if volumes and not yes:
@@ -258,8 +258,8 @@ def start(services: Services = None, timeout: Timeout = 300.0) -> None:
 @app.command()
 def restart(services: Services = None, timeout: Timeout = 300.0) -> None:
     """Restart services (default: all) and wait until healthy."""
-    from .commands import lifecycle
     from . import ui
+    from .commands import lifecycle
 
     ctx = _ctx(render_missing=True)
     ctx.stack.restart(ctx.check_services(services))
@@ -271,8 +271,8 @@ def restart(services: Services = None, timeout: Timeout = 300.0) -> None:
 @app.command("status")
 def status_command(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False) -> None:
     """Per service: replicas, state, health, published ports, uptime."""
-    from .commands import lifecycle
     from . import ui
+    from .commands import lifecycle
 
     ui.show_status(lifecycle.status(_ctx()), as_json)
 
@@ -283,10 +283,8 @@ app.command("ps", help="Alias of `afc status`.")(status_command)
 @app.command()
 def health(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False) -> None:
     """Deep check: containers, Airflow's health endpoint, a Celery ping of each worker. Exit 0 only if all healthy."""
-    from .commands import lifecycle
     from . import ui
-
-    from .commands import dags
+    from .commands import dags, lifecycle
 
     ctx = _ctx()
     report = lifecycle.deep_health(ctx)
@@ -303,8 +301,8 @@ def logs(services: Services = None,
                                                       "(e.g. 10m, 2h, 2026-01-02T13:00).", show_default=False)] = None,
          timestamps: Annotated[bool, typer.Option("--timestamps", "-t", help="Show timestamps.")] = False) -> None:
     """Show service logs, several services merged with a prefix each."""
-    from .project import inputs
     from .commands import lifecycle
+    from .project import inputs
 
     since = inputs.since(since) if since is not None else None
     raise typer.Exit(lifecycle.logs(_ctx(), services, follow=follow, tail=tail, since=since, timestamps=timestamps))
@@ -334,8 +332,8 @@ def shell(service: Annotated[Optional[str], typer.Argument(help="Service to open
 def scale(what: Annotated[str, typer.Argument(help="What to scale: workers.")],
           count: Annotated[int, typer.Argument(help="How many.")], timeout: Timeout = 300.0) -> None:
     """Scale Celery workers up or down (`afc scale workers 3`); no other service is recreated."""
-    from .commands import lifecycle
     from . import ui
+    from .commands import lifecycle
     from .errors import UsageError
 
     if what not in ("workers", "worker"):
@@ -360,8 +358,8 @@ def dags_list(ctx: typer.Context, as_json: AsJson = False) -> None:
     """List the DAGs (id, file, paused, last run state) and the import errors the stack holds."""
     if ctx.invoked_subcommand is not None:
         return
-    from .commands import dags
     from . import ui
+    from .commands import dags
 
     raise typer.Exit(ui.show_dags(dags.list_dags(_ctx()), as_json))
 
@@ -373,8 +371,8 @@ def dags_check(files: Annotated[Optional[list[Path]], typer.Argument(
                as_json: AsJson = False) -> None:
     """Parse DAG files right now in a one-off container of the project's image (no waiting for the DAG
     processor, no running stack needed); exit 1 when any fails to import, naming file and line."""
-    from .commands import dags
     from . import ui
+    from .commands import dags
 
     raise typer.Exit(ui.show_dags_check(dags.check(_ctx(), files or [], Path.cwd()), as_json))
 
@@ -387,8 +385,8 @@ def test_command(dag_id: Annotated[str, typer.Argument(help="The DAG to run.")],
                                                              show_default=False)] = None) -> None:
     """Run a DAG once in the stack (`airflow dags test`), streaming its task logs; exit 0 only when the run
     succeeded."""
-    from .commands import dags
     from . import ui
+    from .commands import dags
 
     result = dags.test_dag(_ctx(), dag_id, date, conf, ui.task_line)
     raise typer.Exit(ui.show_test(result))
@@ -422,9 +420,9 @@ app.add_typer(settings_app, name="settings")
 def settings_apply() -> None:
     """Apply airflow_settings.yaml to the running stack: new entries created, changed ones updated, the rest left
     alone; a bad entry is refused (naming entry and field) and nothing is written."""
-    from .stack import seeds
     from . import ui
     from .errors import ProjectError
+    from .stack import seeds
 
     ctx = _ctx()
     wanted = seeds.load(ctx.project.root)
@@ -442,8 +440,8 @@ def settings_export(
         show_secrets: Annotated[bool, typer.Option("--show-secrets", help="Include passwords, connection extras and "
                                                    "sensitive variables.")] = False) -> None:
     """Write the stack's connections, pools and variables in airflow_settings.yaml's shape."""
-    from .stack import seeds
     from . import ui
+    from .stack import seeds
 
     ui.show_settings_export(seeds.export(_ctx(), output, show_secrets))
 
@@ -451,8 +449,8 @@ def settings_export(
 @app.command("ls")
 def ls_command(as_json: AsJson = False) -> None:
     """List every afc stack on the Docker engine: project, folder, Airflow version, state, health, URL."""
-    from .commands import ports
     from . import ui
+    from .commands import ports
 
     ui.show_stacks(ports.list_stacks(), as_json)
 
@@ -460,8 +458,8 @@ def ls_command(as_json: AsJson = False) -> None:
 @app.command("open")
 def open_command() -> None:
     """Open the stack's web UI in a browser (prints the URL when there is no browser to open)."""
-    from .commands import ports
     from . import ui
+    from .commands import ports
 
     url = _ctx().spec.url
     ui.data(url)
@@ -477,8 +475,8 @@ def images(tag: Annotated[Optional[str], typer.Argument(help="A tag (e.g. 2.10.4
                                                         show_default=False)] = None,
            as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False) -> None:
     """Explain an Airflow image tag, or show the project's images as the local engine holds them."""
-    from .commands import images as images_module
     from . import ui
+    from .commands import images as images_module
 
     if tag:
         executor, _found = images_module.project_executor(State.project_dir)
@@ -505,8 +503,8 @@ def build(
 
     The image is tagged <project>-airflow:<content hash>: unchanged inputs reuse it. When wheels/ exists it
     is pip's only package source (offline builds). `afc up` then runs the new image."""
-    from .commands import build as build_module
     from . import ui
+    from .commands import build as build_module
 
     project = _project()
     with ui.PullView() as pulls:
@@ -549,8 +547,8 @@ def audit(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout."
     upgrade Airflow, rebuild with a newer pin, or no fix yet. Lists the base system and Debian packages as facts.
 
     Exit 0: no finding; 1: findings remain (see --fail-on); 4: the vulnerability service cannot be reached."""
-    from .commands import audit as audit_module
     from . import ui
+    from .commands import audit as audit_module
 
     raise typer.Exit(ui.show_audit(audit_module.audit(State.project_dir, service, osv_url, fail_on), as_json))
 
@@ -574,11 +572,10 @@ def export_helm(
     values.yaml names Secrets only; secrets.yaml holds the secrets of .env as Kubernetes Secrets.
 
     Both files are overwritten; other files in the folder are left alone."""
-    from .stack import helm
     from . import ui
-    from .stack.spec import host_facts
-
     from .commands.lite import refuse
+    from .stack import helm
+    from .stack.spec import host_facts
 
     project = _project()
     spec = project.spec(host_facts())
@@ -618,9 +615,9 @@ def swarm_deploy(image: SwarmImage = None, routing_mesh: RoutingMesh = False,
                                                              "to the nodes (a private registry).")] = False,
                  timeout: Timeout = 600.0) -> None:
     """Build the image with the DAGs, create the secrets, deploy in phases and wait until every replica is healthy."""
+    from . import ui
     from .commands import swarm
     from .stack import tags
-    from . import ui
 
     ctx = _swarm_ctx(engine_facts=True)
     image = tags.pinned_reference(image) if image is not None else None
@@ -634,8 +631,8 @@ def swarm_deploy(image: SwarmImage = None, routing_mesh: RoutingMesh = False,
 @swarm_app.command("build")
 def swarm_build() -> None:
     """Build the image with dags/ and plugins/ baked in, without deploying (push it for a multi-node swarm)."""
-    from .commands import swarm
     from . import ui
+    from .commands import swarm
 
     ctx = _swarm_ctx()
     with ui.SwarmLive("building") as live:
@@ -645,8 +642,8 @@ def swarm_build() -> None:
 @swarm_app.command("status")
 def swarm_status(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False) -> None:
     """Per service: replicas running/wanted, task states, health, published ports, uptime."""
-    from .commands import swarm
     from . import ui
+    from .commands import swarm
 
     ui.show_status(swarm.status(_swarm_ctx()), as_json)
 
@@ -655,8 +652,8 @@ def swarm_status(as_json: Annotated[bool, typer.Option("--json", help="JSON on s
 def swarm_scale(what: Annotated[str, typer.Argument(help="What to scale: workers.")],
                 count: Annotated[int, typer.Argument(help="How many.")], timeout: Timeout = 300.0) -> None:
     """Scale the Celery workers of the swarm stack (`afc swarm scale workers 3`) and wait until all are healthy."""
-    from .commands import swarm
     from . import ui
+    from .commands import swarm
 
     ctx = _swarm_ctx()
     with ui.SwarmLive(f"scaling the workers of {ctx.name}") as live:
@@ -670,8 +667,8 @@ def swarm_rm(volumes: Annotated[bool, typer.Option("--volumes", "-v", help="Also
              yes: Annotated[bool, typer.Option("--yes", "-y", help="Confirm --volumes without asking.")] = False,
              ) -> None:
     """Remove the swarm stack and its Docker secrets (its volumes are kept unless --volumes)."""
-    from .commands import swarm
     from . import ui
+    from .commands import swarm
 
     ctx = _swarm_ctx()
     if volumes and not yes:
@@ -683,9 +680,9 @@ def swarm_rm(volumes: Annotated[bool, typer.Option("--volumes", "-v", help="Also
 @swarm_app.command("config")
 def swarm_config(image: SwarmImage = None, routing_mesh: RoutingMesh = False) -> None:
     """Print the swarm stack file (secrets by name only; `afc swarm deploy` creates them and deploys in phases)."""
+    from . import ui
     from .commands import swarm
     from .stack import tags
-    from . import ui
 
     ui.data(swarm.config_text(_swarm_ctx(engine_facts=True), tags.pinned_reference(image) if image is not None else None,
                               routing_mesh))
@@ -694,8 +691,8 @@ def swarm_config(image: SwarmImage = None, routing_mesh: RoutingMesh = False) ->
 # --- backup and restore -----------------------------------------------------------------------------------
 
 def _wait_up(ctx, services, timeout: float, title: str):
-    from .commands import lifecycle
     from . import ui
+    from .commands import lifecycle
 
     with ui.LiveStatus(title) as live:
         return lifecycle.up(ctx, services, wait=True, timeout=timeout, on_update=live.update, on_pull=live.pull)
@@ -707,8 +704,8 @@ def backup_command(file: Annotated[Optional[Path], typer.Argument(
         show_default=False)] = None) -> None:
     """Dump the metadata database (pg_dump custom format, compressed; a lite project: a copy of its SQLite
     file; mode 0600: it holds connections)."""
-    from .commands import backup
     from . import ui
+    from .commands import backup
 
     ui.show_backup(backup.backup(_ctx(), file))
 
@@ -718,9 +715,8 @@ def restore_command(file: Annotated[Path, typer.Argument(help="A file written by
                     yes: Annotated[bool, typer.Option("--yes", "-y", help="Replace the database without asking.")] = False,
                     timeout: Timeout = 300.0) -> None:
     """Replace the metadata database with a backup: stops Airflow, restores, starts it and waits for healthy."""
-    from .commands import backup
     from . import ui
-
+    from .commands import backup
     from .commands.lite import check_database
 
     ctx = _ctx()
@@ -739,8 +735,8 @@ def restore_command(file: Annotated[Path, typer.Argument(help="A file written by
 def doctor(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False) -> None:
     """Check Docker, compose, memory/CPU/disk and, inside a project, ports, arch, AIRFLOW_UID, files, images.
     Exit 4 when a check fails."""
-    from .commands import doctor as checks
     from . import ui
+    from .commands import doctor as checks
 
     raise typer.Exit(ui.show_doctor(checks.diagnose(State.project_dir), as_json))
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-from datetime import datetime
 import os
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from unittest import mock
 

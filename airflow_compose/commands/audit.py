@@ -17,8 +17,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..stack import tags
 from ..errors import EnvironmentProblem, UsageError
+from ..stack import tags
 
 SERVICES = ("pypi", "osv")
 FAIL_ON = ("any", "fixable", "upgrade")

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Callable
 
 from .. import engine
-from . import pull
-from ..stack import settings, tags
 from ..errors import AfcError, EnvironmentProblem, ProjectError, StackError, UsageError
 from ..project.files import Project, write_atomically
+from ..stack import settings, tags
+from . import pull
 
 REQUIREMENTS = "requirements.txt"
 PACKAGES = "packages.txt"

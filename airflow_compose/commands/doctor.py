@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
-from ..errors import ENVIRONMENT, OK as EXIT_OK, AfcError, EnvironmentProblem
+from ..errors import ENVIRONMENT
+from ..errors import OK as EXIT_OK
+from ..errors import AfcError, EnvironmentProblem
 
 if TYPE_CHECKING:
     from ..engine import ContainerState, EngineDetails, Probe
-    from .context import Context
     from ..project.files import Project
     from ..stack.spec import PublishedPort, StackSpec
+    from .context import Context
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 
@@ -594,10 +596,9 @@ def ensure_startable(ctx: "Context", containers: list["ContainerState"] | None =
 
 def example_results() -> dict[str, Result]:
     """A typical failing result of every check, produced by the real decision functions (for the docs)."""
-    from ..stack.spec import PublishedPort
-
     import types
 
+    from ..stack.spec import PublishedPort
     from .initialize import Problem
 
     details = types.SimpleNamespace(server_version="24.0.7", api_version="1.43")

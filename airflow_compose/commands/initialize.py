@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from ..project import folder, identity
-from ..stack import tags
 from ..errors import EnvironmentProblem, ProjectError, UsageError
+from ..project import folder, identity
 from ..project.files import DATA_SECRETS, InitResult, Project, init_values, secret_consequences, write_project
+from ..stack import tags
 from ..stack.render import render, to_yaml
 from ..stack.spec import EngineFacts, StackSpec
 

@@ -77,8 +77,8 @@ def one_off(script: str, *args: str) -> list[str]:
 
 def backup(ctx, file: Path | None, clock: Callable[[], float] = time.monotonic):
     """A consistent copy of the SQLite database into FILE, atomically, mode 0600."""
-    from .backup import BackupResult, target_path
     from ..stack.render import LITE_DATABASE
+    from .backup import BackupResult, target_path
 
     began = clock()
     path = target_path(ctx, file, suffix=SUFFIX)
@@ -133,8 +133,8 @@ def check_database(file: Path) -> Path:
 def restore(ctx, file: Path, *, start_up: Callable, clock: Callable[[], float] = time.monotonic):
     """Replace the SQLite database with FILE: check it, remove the Airflow containers, swap the file in the
     volume (all or nothing), then start the stack with `start_up` (init migrates an older schema)."""
-    from .backup import RestoreResult
     from ..stack.render import LITE_DATABASE
+    from .backup import RestoreResult
 
     began = clock()
     path = check_database(file)

@@ -135,9 +135,9 @@ def resolve_port(root: Path, flag: str | None) -> tuple[int, bool] | None:
     it), or None when `.env` already says what to use. `auto` keeps the current port while it is free or held by
     this stack, and otherwise picks the next free one, so the URL changes only when it must."""
     from .. import engine
-    from .doctor import held_ports
     from ..project.files import find_project
     from ..stack.spec import host_facts
+    from .doctor import held_ports
 
     project = find_project(root)
     values = project.file_values()
@@ -154,8 +154,8 @@ def resolve_port(root: Path, flag: str | None) -> tuple[int, bool] | None:
             raise UsageError(f"--port {number} is out of range", hint="give a number from 1 to 65535, or auto")
         return number, False
     provisional = dict(values, AFC_PORT=str(DEFAULT_PORT) if stored in ("", AUTO) else stored)
-    from ..stack.spec import build_spec
     from ..stack import settings
+    from ..stack.spec import build_spec
 
     spec = build_spec(settings.effective(provisional, project.environ), host_facts())
     held = held_ports(engine.Stack(project, spec.project).containers())
@@ -167,8 +167,8 @@ def resolve_port(root: Path, flag: str | None) -> tuple[int, bool] | None:
 
 
 def save_port(root: Path, port: int) -> None:
-    from ..stack import settings
     from ..project.files import find_project, write_atomically
+    from ..stack import settings
 
     project = find_project(root)
     values = project.file_values()

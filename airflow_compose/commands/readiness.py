@@ -4,9 +4,9 @@ compose project, or a phase of the Swarm stack) supplies its verdicts and logs; 
 injected, so tests need no Docker and no time."""
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
-import re
 from typing import Callable, Protocol, Sequence
 
 from ..engine import ContainerState

@@ -14,15 +14,14 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .. import engine
-from ..project import identity
-from . import pull
-from ..stack import swarm_file
 from ..errors import AfcError, EnvironmentProblem, ProjectError, StackError
-from . import readiness
+from ..project import identity
+from ..project.files import Project, find_project
+from ..stack import swarm_file
+from ..stack.spec import DATA_SERVICES, EngineFacts, StackSpec, build_spec, host_facts
+from . import pull, readiness
 from .context import check_scale
 from .readiness import Failure, ServiceRow, Verdict
-from ..project.files import Project, find_project
-from ..stack.spec import DATA_SERVICES, EngineFacts, StackSpec, build_spec, host_facts
 
 PROJECT_DIR_LABEL = "org.afc.project-dir"  # on the stack's Docker secrets: the folder it was deployed from
 FAILED_STATES = ("failed", "rejected")

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import readiness
-from .context import Context, sync_compose_file
-from ..stack import settings, tags
 from ..errors import StackError, UsageError
 from ..project.files import Project, find_project, write_atomically
+from ..stack import settings, tags
 from ..stack.spec import build_spec, host_facts
+from . import readiness
+from .context import Context, sync_compose_file
 
 BACKUP_DIR = "backups"
 

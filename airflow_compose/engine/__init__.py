@@ -7,20 +7,22 @@
 The names below are the layer's interface to the commands."""
 from __future__ import annotations
 
-from .errors import classify
-from .probe import (
-    EngineDetails, Probe, START_INTERVAL_API, api_tuple, compose_version, docker_endpoint, standalone_compose)
 from .compose import (
     ContainerState, Stack, compose_run_from_file, compose_run_to_file, exec_command, exec_from_file, exec_to_file,
-    oneoff_command, oneoff_leaves_nothing, validate_compose_files)
-from .volumes import PostgresData
+    oneoff_command, oneoff_leaves_nothing, validate_compose_files
+)
 from .containers import StackClaim, compose_containers, containers_publishing, stack_claim
+from .errors import classify
 from .images import (
-    BuildOutcome, BuiltImage, PullProgress, base_image, build_image, image_exists, image_ids_in_use,
-    image_inventory, inspect_images, missing_images, pull_images, remove_image_tags, repository_images,
-    repository_tags)
-from .swarm import SWARM_STACK_LABEL, SwarmInfo, SwarmService, SwarmStack, SwarmTask, swarm_info
+    BuildOutcome, BuiltImage, PullProgress, base_image, build_image, image_exists, image_ids_in_use, image_inventory,
+    inspect_images, missing_images, pull_images, remove_image_tags, repository_images, repository_tags
+)
+from .probe import (
+    START_INTERVAL_API, EngineDetails, Probe, api_tuple, compose_version, docker_endpoint, standalone_compose
+)
 from .process import run_child, stream_lines
+from .swarm import SWARM_STACK_LABEL, SwarmInfo, SwarmService, SwarmStack, SwarmTask, swarm_info
+from .volumes import PostgresData
 
 __all__ = [
     "classify", "EngineDetails", "Probe", "START_INTERVAL_API", "api_tuple", "compose_version", "docker_endpoint",

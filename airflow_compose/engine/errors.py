@@ -17,8 +17,8 @@ def last_line(text: str | None) -> str:
 @contextlib.contextmanager
 def docker_errors(action: str) -> Iterator[None]:
     """Turn python-on-whales' exceptions into afc's errors, keeping Docker's own message."""
-    from python_on_whales.exceptions import DockerException
     from python_on_whales.client_config import ClientNotFoundError
+    from python_on_whales.exceptions import DockerException
 
     try:
         yield

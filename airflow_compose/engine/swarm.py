@@ -10,7 +10,6 @@ from ..errors import AfcError
 from .client import client, inspect_json, parse_time, run_docker
 from .errors import classify, docker_errors, gone, in_use, last_line, said
 
-
 SWARM_STACK_LABEL = "com.docker.stack.namespace"
 SECRET_STACK_LABEL = "org.afc.swarm-stack"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-
 # The server major of the image, then each PG_VERSION found at the volume's root (postgres up to 17) or
 # under <major>/docker (postgres 18+), with the folder it is in.
 PG_DATA_PROBE = ('postgres --version; for f in /v/PG_VERSION /v/*/docker/PG_VERSION; do '

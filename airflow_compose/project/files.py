@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..stack import settings
 from ..errors import AfcError, EnvironmentProblem, ProjectError, UsageError
-from .folder import Survey
+from ..stack import settings
 from ..stack.spec import EngineFacts, StackSpec, build_spec, check_combinations, project_name_from
+from .folder import Survey
 
 ENV_FILE = ".env"
 COMPOSE_FILE = "compose.yaml"

@@ -181,7 +181,6 @@ def secrets_text(result: HelmExport) -> str:
 def write_export(result: HelmExport, directory: Path, release: str = DEFAULT_RELEASE) -> ExportResult:
     """Write values.yaml and secrets.yaml (0600) atomically into `directory`; other files are left alone."""
     from ..project.files import write_atomically
-
     from ..project.inputs import creatable_folder
 
     if directory.exists() and not directory.is_dir():

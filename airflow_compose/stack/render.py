@@ -7,7 +7,6 @@ from typing import Any
 
 from .spec import DATA_SERVICES, EngineFacts, StackSpec
 
-FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 # The lite stack's home: a named volume at AIRFLOW_HOME holding the image's default SQLite file.
 LITE_VOLUME = "airflow-home"
 LITE_HOME = "/opt/airflow"

@@ -9,8 +9,8 @@ import os
 import secrets
 from dataclasses import dataclass
 
-from . import dotenv
 from ..errors import ProjectError
+from . import dotenv
 
 
 @dataclass(frozen=True)

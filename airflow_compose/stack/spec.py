@@ -6,8 +6,8 @@ import platform
 import re
 from dataclasses import dataclass
 
-from . import tags
 from ..errors import UsageError
+from . import tags
 
 ARCHES = ("amd64", "arm64")
 EXECUTORS = ("celery", "local")

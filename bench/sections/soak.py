@@ -8,8 +8,7 @@ from pathlib import Path
 import yaml
 
 from ..core import Bench, Row, Series, log, run, section
-from ..stack_tools import (afc_project, afc_up, base_up, compose, footprint, official_design_project, remove,
-                           web_service)
+from ..stack_tools import afc_project, afc_up, base_up, compose, footprint, official_design_project, remove, web_service
 
 SECTION = "11. Soak"
 PORT = 18390

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Callable
 
 from ..core import AFC, Bench, Row, Series, log, run, section
-from ..stack_tools import (afc_project, afc_up, base_up, baseline_project, compose, footprint, footprint_note,
-                           official_design_project, remove, web_service)
+from ..stack_tools import (
+    afc_project, afc_up, base_up, baseline_project, compose, footprint, footprint_note, official_design_project, remove,
+    web_service
+)
 
 FIRST_PORT = 18300  # each version takes ten ports from here on
 

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from airflow_compose.commands import doctor
-
 from airflow_compose import engine
+from airflow_compose.commands import doctor
 from airflow_compose.errors import EnvironmentProblem
 from tests.helpers import afc, standin_flags
 

@@ -21,8 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_stack import DAG_FILE, json_output, run_states, trigger_and_wait, unpause
-from tests.helpers import (afc, container_id, docker, inspect, passed_since_start, standin_flags, status_json,
-                           wait_for)
+from tests.helpers import afc, container_id, docker, inspect, passed_since_start, standin_flags, status_json, wait_for
 
 VERSION = "2.10.4"
 PORT = 18210

@@ -14,8 +14,9 @@ import pytest
 
 from tests.e2e.test_backup_faults import SLEEP_DAG, dag_in_db, runs, task_state
 from tests.e2e.test_stack import DAG_FILE, run_states, unpause
-from tests.helpers import (afc, container_id, docker, docker_time, inspect, passed_since_start, standin_flags,
-                           status_json, wait_for)
+from tests.helpers import (
+    afc, container_id, docker, docker_time, inspect, passed_since_start, standin_flags, status_json, wait_for
+)
 
 VERSION = "2.10.4"
 PORT = 18216

@@ -8,8 +8,9 @@ import stat
 import time
 from pathlib import Path
 
-from tests.e2e.test_stack import DAG_FILE, dag_details, list_runs, unpause
+from tests.e2e.test_stack import DAG_FILE, dag_details, list_runs
 from tests.e2e.test_stack import trigger_and_wait as _trigger_and_wait
+from tests.e2e.test_stack import unpause
 from tests.helpers import afc, docker, standin_flags, status_json, wait_for
 
 PORT = 18400

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from airflow_compose.commands import audit
-
 from airflow_compose.stack import tags
 from tests.helpers import run_afc
 

@@ -15,15 +15,12 @@ from pathlib import Path
 import pytest
 import typer
 
-from airflow_compose.commands import build
-
 from airflow_compose import cli, engine
-
-from airflow_compose.stack import dotenv, settings, tags
-
-from airflow_compose.project import inputs
+from airflow_compose.commands import build
 from airflow_compose.errors import ENVIRONMENT, PROJECT, USAGE, AfcError, EnvironmentProblem, ProjectError
+from airflow_compose.project import inputs
 from airflow_compose.project.files import Project
+from airflow_compose.stack import dotenv, settings, tags
 from tests.helpers import run_afc
 
 PACKAGE = Path(cli.__file__).parent

@@ -2,13 +2,11 @@
 that runs a built image (spec, images, upgrade, init --force)."""
 import pytest
 
-from airflow_compose.commands import build
-
 from airflow_compose import engine
-
-from airflow_compose.stack import settings
+from airflow_compose.commands import build
 from airflow_compose.errors import ProjectError, UsageError
 from airflow_compose.project.files import Project
+from airflow_compose.stack import settings
 from airflow_compose.stack.spec import EngineFacts, build_spec
 from tests.helpers import run_afc
 

@@ -8,9 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from airflow_compose.commands import doctor
-
 from airflow_compose import engine
+from airflow_compose.commands import doctor
 from airflow_compose.commands.doctor import FAIL, GIB, OK, SKIP, WARN, Result
 from airflow_compose.errors import ENVIRONMENT
 from airflow_compose.stack.spec import PublishedPort

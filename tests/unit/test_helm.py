@@ -5,8 +5,8 @@ import stat
 
 import pytest
 
-from airflow_compose.stack import helm, settings
 from airflow_compose.errors import UsageError
+from airflow_compose.stack import helm, settings
 from airflow_compose.stack.spec import EngineFacts, build_spec
 from tests import helpers
 from tests.helpers import DATA, VERSIONS, assert_valid, load_yaml, load_yaml_documents, run_afc, schema_validator

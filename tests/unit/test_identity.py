@@ -5,12 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from airflow_compose.project import identity
-
-from airflow_compose.stack import settings
 from airflow_compose.engine import StackClaim
 from airflow_compose.errors import PROJECT, ProjectError
+from airflow_compose.project import identity
 from airflow_compose.project.files import Project
+from airflow_compose.stack import settings
 from airflow_compose.stack.spec import project_name_from
 
 COMPOSE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")

@@ -4,9 +4,8 @@ import json
 import pytest
 
 from airflow_compose.commands import images
-
-from airflow_compose.stack import tags
 from airflow_compose.errors import UsageError
+from airflow_compose.stack import tags
 from tests.helpers import run_afc
 
 

@@ -1,8 +1,8 @@
 """Postgres by major: the data mount follows the image's major; a volume the image would not use is refused."""
 import pytest
 
-from airflow_compose.engine.volumes import PostgresData, parse_postgres_data
 from airflow_compose.commands.lifecycle import postgres_data_conflict
+from airflow_compose.engine.volumes import PostgresData, parse_postgres_data
 from airflow_compose.stack.render import render
 from airflow_compose.stack.spec import EngineFacts, build_spec
 from tests.helpers import values

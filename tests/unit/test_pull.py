@@ -4,11 +4,9 @@ from __future__ import annotations
 import pytest
 
 from airflow_compose import engine, ui
-
 from airflow_compose.commands import pull
-
-from airflow_compose.stack import settings
 from airflow_compose.errors import ENVIRONMENT, EnvironmentProblem, StackError
+from airflow_compose.stack import settings
 from airflow_compose.stack.spec import EngineFacts, build_spec
 
 

@@ -1,8 +1,9 @@
+from pathlib import Path
+
 import pytest
 
-from airflow_compose.stack import settings
 from airflow_compose.errors import ProjectError
-from pathlib import Path
+from airflow_compose.stack import settings
 
 
 def test_parses_env_lines_comments_quotes_and_export():

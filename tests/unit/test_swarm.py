@@ -8,11 +8,9 @@ from pathlib import Path
 import pytest
 
 from airflow_compose import engine
-
-from airflow_compose.stack import render, settings, swarm_file
-
 from airflow_compose.commands import readiness, swarm
 from airflow_compose.errors import EnvironmentProblem, StackError, UsageError
+from airflow_compose.stack import render, settings, swarm_file
 from airflow_compose.stack.spec import EngineFacts, build_spec
 from tests import helpers
 from tests.helpers import VERSIONS, FakeClock, assert_valid, load_yaml, run_afc

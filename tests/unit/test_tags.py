@@ -1,7 +1,7 @@
 import pytest
 
-from airflow_compose.stack import tags
 from airflow_compose.errors import UsageError
+from airflow_compose.stack import tags
 
 
 @pytest.mark.parametrize("text, version, python, slim, pinned", [

@@ -1,8 +1,8 @@
 """`afc upgrade`: the refusals, which all happen before any Docker call (DOCKER_HOST points nowhere)."""
 import pytest
 
-from airflow_compose.stack import tags
 from airflow_compose.commands.upgrade import target_image
+from airflow_compose.stack import tags
 from tests.helpers import run_afc, standin_flags
 
 

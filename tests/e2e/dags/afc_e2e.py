@@ -3,8 +3,8 @@ import socket
 from datetime import datetime
 
 try:  # Airflow 3
-    from airflow.sdk import dag, task
     from airflow.providers.standard.operators.bash import BashOperator
+    from airflow.sdk import dag, task
 except ImportError:  # Airflow 2
     from airflow.decorators import dag, task
     from airflow.operators.bash import BashOperator
