@@ -34,6 +34,25 @@ def run(command: list[str], *, cwd: Path | None = None, check: bool = True, time
     return elapsed, done
 
 
+def docker_calls(command: list[str], work: Path, cwd: Path | None = None) -> list[str]:
+    """The docker commands `command` starts (one line each, arguments joined), counted by a `docker` on PATH
+    that logs its arguments and runs the real one."""
+    import shutil
+
+    real = shutil.which("docker", path=ENV.get("PATH"))
+    shim = work / "docker-shim"
+    shim.mkdir(exist_ok=True)
+    calls = shim / "calls.log"
+    calls.write_text("")
+    (shim / "docker").write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {calls}\nexec {real} "$@"\n')
+    (shim / "docker").chmod(0o755)
+    env = {**ENV, "PATH": f"{shim}:{ENV.get('PATH', '')}"}
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=UP_TIMEOUT)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} exited {done.returncode}\n{done.stderr}")
+    return [line for line in calls.read_text().splitlines() if line]
+
+
 @dataclass
 class Series:
     values: list[float] = field(default_factory=list)

@@ -12,7 +12,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable
 
 from .. import engine
 from ..errors import StackError, UsageError
@@ -98,27 +98,39 @@ def backup(ctx: Context, file: Path | None, clock: Callable[[], float] = time.mo
     path = target_path(ctx, file, create=False)  # a bad FILE is named before the database is looked at
     require_postgres(ctx, "back up the database", "backup")
     path.parent.mkdir(mode=0o700, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    try:
-        os.fchmod(fd, 0o600)  # the dump holds connections, variables and users
-        with os.fdopen(fd, "wb") as sink:
-            code, errors = engine.exec_to_file(ctx.stack, "postgres", _postgres_command(ctx, "pg_dump", "-Fc"), sink)
-            sink.flush()
-            os.fsync(sink.fileno())
+
+    def dumped(code: int, errors: str, written: Path) -> None:
         if code != 0:
             raise StackError(f"pg_dump failed (exit {code}); no backup was written",
-                             hint="check the database with `afc logs postgres` and `afc status`",
-                             details=errors)
-        with open(tmp, "rb") as check:
+                             hint="check the database with `afc logs postgres` and `afc status`", details=errors)
+        with open(written, "rb") as check:
             if check.read(len(MAGIC)) != MAGIC:
                 raise StackError("pg_dump did not produce a custom-format archive; no backup was written",
                                  details=errors)
+
+    write_privately(path, lambda sink: engine.exec_to_file(ctx.stack, "postgres",
+                                                           _postgres_command(ctx, "pg_dump", "-Fc"), sink), dumped)
+    return BackupResult(ctx.spec.project, path, path.stat().st_size, clock() - began,
+                        f"{ctx.spec.postgres_db} as {ctx.spec.postgres_user}")
+
+
+def write_privately(path: Path, write: Callable[[BinaryIO], tuple[int, str]],
+                    accept: Callable[[int, str, Path], None]) -> None:
+    """Write `path` atomically, mode 0600 (a backup holds connections, variables and users): `write` streams into
+    a hidden partial file beside it and returns (exit code, stderr); `accept` raises unless that file is sound;
+    only then does it replace `path`. Nothing is left behind when either fails or the user interrupts."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as sink:
+            code, errors = write(sink)
+            sink.flush()
+            os.fsync(sink.fileno())
+        accept(code, errors, Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return BackupResult(ctx.spec.project, path, path.stat().st_size, clock() - began,
-                        f"{ctx.spec.postgres_db} as {ctx.spec.postgres_user}")
 
 
 def read_head(file: Path, length: int) -> tuple[Path, bytes]:

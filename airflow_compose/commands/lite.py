@@ -7,9 +7,7 @@ atomically inside the volume. Results are dataclasses; nothing here prints.
 """
 from __future__ import annotations
 
-import os
 import sqlite3
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -78,29 +76,23 @@ def one_off(script: str, *args: str) -> list[str]:
 def backup(ctx, file: Path | None, clock: Callable[[], float] = time.monotonic):
     """A consistent copy of the SQLite database into FILE, atomically, mode 0600."""
     from ..stack.render import LITE_DATABASE
-    from .backup import BackupResult, target_path
+    from .backup import BackupResult, target_path, write_privately
 
     began = clock()
     path = target_path(ctx, file, suffix=SUFFIX)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    try:
-        os.fchmod(fd, 0o600)  # it holds connections, variables and users
-        with os.fdopen(fd, "wb") as sink:
-            code, errors = engine.compose_run_to_file(ctx.stack, one_off(_BACKUP_SCRIPT, LITE_DATABASE), sink)
-            sink.flush()
-            os.fsync(sink.fileno())
+
+    def copied(code: int, errors: str, written: Path) -> None:
         if code != 0:
             raise StackError(f"copying the SQLite database failed (exit {code}); no backup was written",
                              hint="run `afc up` once (it creates the database), then `afc backup` again",
                              details=errors)
-        check_database(Path(tmp))
-        os.replace(tmp, path)
-    except UsageError as error:
-        Path(tmp).unlink(missing_ok=True)
-        raise StackError(f"the copy of the database is not usable: {error.message}; no backup was written")
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        try:
+            check_database(written)
+        except UsageError as error:
+            raise StackError(f"the copy of the database is not usable: {error.message}; no backup was written")
+
+    write_privately(path, lambda sink: engine.compose_run_to_file(ctx.stack, one_off(_BACKUP_SCRIPT, LITE_DATABASE),
+                                                                  sink), copied)
     return BackupResult(ctx.spec.project, path, path.stat().st_size, clock() - began, f"SQLite {LITE_DATABASE}")
 
 

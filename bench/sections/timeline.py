@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import shlex
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime
 from pathlib import Path
 
-from ..core import AFC, Bench, Row, Series, log, run, section
+from ..core import AFC, Bench, Row, Series, docker_calls, log, run, section
 from ..stack_tools import afc_project, afc_up, compose, remove, unwrap, web_service
 
 TIMELINE = "8. Where the seconds go"
@@ -142,6 +142,21 @@ def everyday(bench: Bench, label: str, name: str, folder: Path) -> None:
             a.add(run(ours)[0] * 1000)
             b.add(run(theirs)[0] * 1000)
         bench.add(Row(EVERYDAY, f"{label}: {what}", a, b, base_name, "ms", 0, target=1.5))
+    counted = [("`afc up` (warm: nothing to do)", AFC + ["--project-dir", str(folder), "up"],
+                compose(name, folder, "up", "--detach", "--wait"), "`docker compose up --detach --wait`"),
+               ("`afc status`", *pairs["`afc status`"])]
+    for what, ours, theirs, base_name in counted:
+        calls, base = docker_calls(ours, bench.work), docker_calls(theirs, bench.work)
+        bench.add(Row(EVERYDAY, f"{label}: docker processes started by {what}", Series([len(calls)]),
+                      Series([len(base)]), base_name, "", 0,
+                      note="; ".join(f"{n}× `docker {c}`" if n > 1 else f"`docker {c}`"
+                                     for c, n in Counter(_short(call) for call in calls).items())))
+
+
+def _short(call: str) -> str:
+    """A docker command line without its changing parts (ids, paths, project names), for counting kinds."""
+    words = [w for w in call.split() if not w.startswith(("/", "--project", "-f", "label=", "bench-")) and len(w) < 40]
+    return " ".join(words[:4])
 
 
 @section("timeline", title="Timeline and floor", how=(

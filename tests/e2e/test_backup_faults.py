@@ -188,14 +188,19 @@ def test_scheduler_crash_heals(stack):
     assert successful_runs(stack) == before
 
 
-def test_worker_crash_with_task_in_flight(stack):
-    project = stack
+def start_sleeping_run(project: Path, run_id: str) -> None:
+    """Trigger a run of afc_sleep (one 20 s task) and return once its task is running on a worker."""
     wait_for("afc_sleep in the database", lambda: dag_in_db(project, "afc_sleep"), timeout=180)
     afc("airflow", "dags", "unpause", "afc_sleep", project=project, check=True)
-    run_id = "bf-in-flight"
     afc("airflow", "dags", "trigger", "afc_sleep", "-r", run_id, project=project, check=True)
     wait_for("the nap task to run", lambda: task_state(project, "afc_sleep", "nap", run_id) == "running",
              timeout=180, every=2)
+
+
+def test_worker_crash_with_task_in_flight(stack):
+    project = stack
+    run_id = "bf-in-flight"
+    start_sleeping_run(project, run_id)
     before = successful_runs(project)
     recover(project, "worker")
     began = time.monotonic()

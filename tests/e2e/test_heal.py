@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_backup_faults import SLEEP_DAG, dag_in_db, runs, task_state
+from tests.e2e.test_backup_faults import SLEEP_DAG, runs, start_sleeping_run, task_state
 from tests.e2e.test_stack import DAG_FILE, run_states, unpause
 from tests.helpers import (
     afc, container_id, docker, docker_time, inspect, passed_since_start, standin_flags, status_json, wait_for
@@ -120,12 +120,8 @@ def test_redis_restart_while_idle(stack):
 
 def test_redis_restart_while_a_task_runs(stack):
     project = stack
-    wait_for("afc_sleep in the database", lambda: dag_in_db(project, "afc_sleep"), timeout=180)
-    afc("airflow", "dags", "unpause", "afc_sleep", project=project, check=True)
     run_id = "heal-redis-in-flight"
-    afc("airflow", "dags", "trigger", "afc_sleep", "-r", run_id, project=project, check=True)
-    wait_for("the nap task to run", lambda: task_state(project, "afc_sleep", "nap", run_id) == "running",
-             timeout=180, every=2)
+    start_sleeping_run(project, run_id)
     docker("restart", container_id(NAME, "redis"))
     began = time.monotonic()
     FIGURES["run after Redis restart with a task running"] = succeeded_run(project, VERSION, 5, timeout=120)
