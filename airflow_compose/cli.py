@@ -210,9 +210,8 @@ def _after_up(ctx) -> None:
     """Once Airflow is healthy: airflow_settings.yaml applied (a bad entry fails `afc up` after the start, naming
     it), then the DAG files that fail to import, as a table (a warning, not a failure)."""
     from . import ui
-    from .commands import dags
+    from .commands import dags, seeds
     from .errors import AfcError
-    from .stack import seeds
 
     wanted = seeds.load(ctx.project.root)
     if wanted is not None and not wanted.empty:
@@ -421,8 +420,8 @@ def settings_apply() -> None:
     """Apply airflow_settings.yaml to the running stack: new entries created, changed ones updated, the rest left
     alone; a bad entry is refused (naming entry and field) and nothing is written."""
     from . import ui
+    from .commands import seeds
     from .errors import ProjectError
-    from .stack import seeds
 
     ctx = _ctx()
     wanted = seeds.load(ctx.project.root)
@@ -441,7 +440,7 @@ def settings_export(
                                                    "sensitive variables.")] = False) -> None:
     """Write the stack's connections, pools and variables in airflow_settings.yaml's shape."""
     from . import ui
-    from .stack import seeds
+    from .commands import seeds
 
     ui.show_settings_export(seeds.export(_ctx(), output, show_secrets))
 
@@ -573,6 +572,7 @@ def export_helm(
 
     Both files are overwritten; other files in the folder are left alone."""
     from . import ui
+    from .commands import export
     from .commands.lite import refuse
     from .stack import helm
     from .stack.spec import host_facts
@@ -582,7 +582,7 @@ def export_helm(
     refuse(spec, "export helm", "the Helm chart runs Airflow on Postgres with separate components, and SQLite "
                                 "cannot be shared between pods")
     result = helm.export(spec, project.values(), release)
-    ui.show_export(helm.write_export(result, output or project.root / "helm", release))
+    ui.show_export(export.write_export(result, output or project.root / "helm", release))
 
 
 # --- swarm -----------------------------------------------------------------------------------------------

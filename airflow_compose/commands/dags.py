@@ -422,7 +422,7 @@ def pytest_command(ctx: "Context", paths: list[Path], extra: list[str], cwd: Pat
         # group-writable: containers run as AIRFLOW_UID with gid 0, which may not be the owner
         cache.chmod(0o775)
         cache.parent.chmod(0o775)
-        from ..stack.seeds import ensure_gitignored
+        from .seeds import ensure_gitignored
 
         ensure_gitignored(root, ".afc/")
     volumes = [(str(root / TESTS), f"{CONTAINER_ROOT}/{TESTS}", "ro"), (str(cache), PYTEST_TARGET, "rw")]

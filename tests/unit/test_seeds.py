@@ -9,8 +9,8 @@ import json
 import pytest
 import yaml
 
+from airflow_compose.commands import seeds
 from airflow_compose.errors import ProjectError
-from airflow_compose.stack import seeds
 
 ASTRO_TEMPLATE = """
 airflow:

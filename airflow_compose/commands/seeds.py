@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ProjectError
 
 if TYPE_CHECKING:
-    from ..commands.lifecycle import Context
+    from .context import Context
 
 FILE = "airflow_settings.yaml"
 CONNECTION_FIELDS = ("conn_id", "conn_type", "conn_host", "conn_schema", "conn_login", "conn_password",
@@ -234,7 +234,7 @@ class ApplyResult:
 
 def apply(ctx: "Context", seeds: Seeds) -> ApplyResult:
     """Send the validated entries to the stack: one process, one transaction; a second apply changes nothing."""
-    from ..commands.dags import in_stack
+    from .dags import in_stack
 
     raw = in_stack(ctx, "settings-apply", f"apply {FILE}", json.dumps(seeds.as_payload()))
     if raw.get("error"):
@@ -247,7 +247,7 @@ def apply(ctx: "Context", seeds: Seeds) -> ApplyResult:
 
 
 def read_stack(ctx: "Context") -> dict:
-    from ..commands.dags import in_stack
+    from .dags import in_stack
 
     return in_stack(ctx, "settings-export", "read the connections, pools and variables")
 
