@@ -21,7 +21,7 @@ from ..errors import OK as EXIT_OK
 from ..errors import AfcError, EnvironmentProblem
 
 if TYPE_CHECKING:
-    from ..engine import ContainerState, EngineDetails, Probe
+    from ..engine import ContainerState, EngineDetails
     from ..project.files import Project
     from ..stack.spec import PublishedPort, StackSpec
     from .context import Context
@@ -410,11 +410,10 @@ class Machine:
     standalone: tuple[str, str] | None
 
     @classmethod
-    def probe(cls, need_standalone: bool = True, engine_probe: "Probe | None" = None) -> "Machine":
-        """The facts, asked through `engine_probe` (the command's own, when it has one: nothing is asked twice)."""
+    def probe(cls, need_standalone: bool = True) -> "Machine":
         from .. import engine
 
-        engine_probe = engine_probe or engine.Probe()
+        engine_probe = engine.Probe()
         cli = shutil.which("docker")
         details, error = None, None
         if cli:
@@ -498,10 +497,10 @@ def project_checks(machine: Machine, project: "Project") -> list[Result]:
     # 8. AIRFLOW_UID
     results.append(_uid_check(project, spec, need_spec, machine))
     # 9. project files
-    validate = None
-    if machine.compose:
-        def validate(p):
-            engine.validate_compose_files([str(f) for f in p.compose_files], str(p.root))
+    def compose_validates(p: "Project") -> None:
+        engine.validate_compose_files([str(f) for f in p.compose_files], str(p.root))
+
+    validate = compose_validates if machine.compose else None
     files = check_project_files(initialize.check_project(project, facts, validate).problems)
     if files.status == OK and validate is None:
         files = Result(files.name, OK, ".env is complete and compose.yaml is current (not validated: `docker "
@@ -558,23 +557,35 @@ def diagnose(project_dir: Path) -> Report:
 # --- the subset that stops `afc up` ----------------------------------------------------------------------
 
 def blocking_failures(ctx: "Context", containers: list["ContainerState"] | None = None) -> list[Result]:
-    """The failed checks that would stop `afc up`: engine, compose plugin, busy ports, arch without emulation."""
+    """The failed checks that would stop `afc up`: engine, compose plugin, busy ports, arch without emulation.
+    Asked through the command's probe, and only what the decision needs: the `docker version` the spec was built
+    with and the compose plugin; the engine's details (`docker info`, its endpoint) only to explain a failure or
+    an arch that needs emulation."""
     from .. import engine
 
-    machine = Machine.probe(need_standalone=False, engine_probe=ctx.probe)
-    results = machine_checks(machine, ctx.project.root)[:3]
-    if machine.details is not None:
+    probe = ctx.probe
+    cli = shutil.which("docker")
+    answered = bool(cli) and probe.error is None
+    results = [check_cli(cli)]
+    if cli and not answered:
+        results.append(check_engine(True, None, probe.error, probe.endpoint))
+    results.append(check_compose(bool(cli), probe.compose_version if cli else "", None))
+    if answered:
         if containers is None:
             containers = ctx.snapshot()
         from .ports import holder, port_free
 
         results.append(check_ports(ctx.spec.published_ports, ctx.spec.host, held_ports(containers),
                                    port_free, holder))
-        if ctx.spec.arch != machine.details.arch:  # the spec's `auto` already is the engine's arch
-            available, how = emulation_available(ctx.spec.arch, machine.details)
-            results.append(check_arch(ctx.spec.arch, machine.details.arch, available, how))
+        if ctx.spec.arch != probe.facts.arch:  # the spec's `auto` already is the engine's arch
+            try:
+                details = probe.details
+                available, how = emulation_available(ctx.spec.arch, details)
+                results.append(check_arch(ctx.spec.arch, details.arch, available, how))
+            except AfcError as error:
+                results.append(check_engine(True, None, error, probe.endpoint))
     failures = [r for r in results if r.status == FAIL and r.name in BLOCKING]
-    if machine.details is not None and ctx.spec.base is not None:
+    if answered and ctx.spec.base is not None:
         # an image afc built cannot be pulled: say so before compose tries (a missing stock image is pulled)
         built = ctx.spec.image.text
         present = engine.inspect_images([built])[0].present

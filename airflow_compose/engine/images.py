@@ -23,28 +23,35 @@ class LocalImage:
     platform: str = ""
 
 
+def _local_image(reference: str, image: Any) -> LocalImage:
+    created = image.created
+    if created is not None and created.tzinfo is None:
+        created = created.replace(tzinfo=dt.timezone.utc)
+    platform = f"{image.os}/{image.architecture}" + (f"/{image.variant}" if image.variant else "")
+    return LocalImage(reference, True, str(image.id), int(image.size or 0), created, platform)
+
+
 def inspect_images(references: list[str]) -> list[LocalImage]:
-    """`docker image inspect` of each reference; a reference the engine does not hold is `present=False`."""
-    from python_on_whales.exceptions import NoSuchImage
+    """`docker image inspect` of the references; one the engine does not hold is `present=False`. All of them in
+    one call when the engine holds them all (the usual case), else one call each."""
+    from python_on_whales.exceptions import DockerException, NoSuchImage
 
     docker = client()
+    if len(references) > 1:
+        try:
+            return [_local_image(r, image) for r, image in zip(references, docker.image.inspect(references))]
+        except DockerException:  # one is missing or invalid: find out which below
+            pass
     found: list[LocalImage] = []
     for reference in references:
         try:
             with docker_errors(f"inspect the image {reference}"):
                 try:
-                    image = docker.image.inspect(reference)
+                    found.append(_local_image(reference, docker.image.inspect(reference)))
                 except NoSuchImage:
                     found.append(LocalImage(reference, False))
-                    continue
         except StackError as error:  # e.g. an invalid reference: report it as absent, keep the others
             found.append(LocalImage(reference, False, platform=f"({error.message})"))
-            continue
-        created = image.created
-        if created is not None and created.tzinfo is None:
-            created = created.replace(tzinfo=dt.timezone.utc)
-        platform = f"{image.os}/{image.architecture}" + (f"/{image.variant}" if image.variant else "")
-        found.append(LocalImage(reference, True, str(image.id), int(image.size or 0), created, platform))
     return found
 
 

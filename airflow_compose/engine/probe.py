@@ -46,6 +46,11 @@ class Probe:
         except AfcError as error:
             return None, error
 
+    @property
+    def error(self) -> AfcError | None:
+        """Why the engine did not answer `docker version` (None: it answered)."""
+        return self._version[1]
+
     @functools.cached_property
     def facts(self) -> EngineFacts:
         """Facts for rendering: the engine's arch and start_interval support, or this host's when it is down."""
