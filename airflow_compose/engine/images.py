@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from ..errors import StackError
-from .client import client
+from .client import client, parse_time, run_docker
 from .errors import classify, docker_errors, last_line, said, step_failed
 
 
@@ -31,15 +32,23 @@ def _local_image(reference: str, image: Any) -> LocalImage:
     return LocalImage(reference, True, str(image.id), int(image.size or 0), created, platform)
 
 
+def _from_json(reference: str, raw: dict[str, Any]) -> LocalImage:
+    platform = f"{raw.get('Os')}/{raw.get('Architecture')}" + (f"/{raw['Variant']}" if raw.get("Variant") else "")
+    return LocalImage(reference, True, str(raw.get("Id", "")), int(raw.get("Size") or 0),
+                      parse_time(str(raw.get("Created", ""))), platform)
+
+
 def inspect_images(references: list[str]) -> list[LocalImage]:
     """`docker image inspect` of the references; one the engine does not hold is `present=False`. All of them in
-    one call when the engine holds them all (the usual case), else one call each."""
+    one call when the engine holds them all (the usual case: python-on-whales would inspect each twice), else one
+    call each."""
     from python_on_whales.exceptions import DockerException, NoSuchImage
 
     docker = client()
     if len(references) > 1:
         try:
-            return [_local_image(r, image) for r, image in zip(references, docker.image.inspect(references))]
+            raw = json.loads(run_docker(docker, "image", "inspect", *references))
+            return [_from_json(reference, item) for reference, item in zip(references, raw)]
         except DockerException:  # one is missing or invalid: find out which below
             pass
     found: list[LocalImage] = []
