@@ -185,7 +185,8 @@ class SwarmStack:
                         "--filter", f"label={SWARM_STACK_LABEL}={self.name}", "--filter", "status=exited",
                         "--filter", "status=created", "--filter", "status=dead").split()
         if ids:
-            self._run("remove the stack's stopped containers", "container", "rm", *ids)
+            with docker_errors("remove the stack's stopped containers"):
+                self.docker.container.remove(ids)
         return len(ids)
 
     def networks(self) -> list[str]:
@@ -204,35 +205,34 @@ class SwarmStack:
     def deploy(self, compose_file: str, registry_auth: bool = False) -> str:
         """`docker stack deploy` of one stack file. Images are not resolved against a registry (a single node has
         none): each node runs the tag as it holds it or pulls it; `registry_auth` sends the CLI's registry login
-        along, for private registries."""
+        along, for private registries. (python-on-whales' stack.deploy would let the CLI print on our stdout.)"""
         return self._run(f"deploy the stack {self.name}", "stack", "deploy", "--compose-file", compose_file,
                          "--resolve-image", "never", *(["--with-registry-auth"] if registry_auth else []), self.name)
 
     def remove(self) -> None:
-        self._run(f"remove the stack {self.name}", "stack", "rm", self.name)
+        with docker_errors(f"remove the stack {self.name}"):
+            self.docker.stack.remove(self.name)
 
     def scale(self, service: str, replicas: int) -> None:
         with docker_errors(f"scale {service}"):
             self.docker.service.scale({f"{self.name}_{service}": replicas}, detach=True)
 
     # -- secrets and volumes --
-    def secrets(self) -> list[str]:
-        """Names of the Docker secrets afc created for this stack."""
+    def _secret_specs(self) -> list[dict[str, Any]]:
+        """The specs of the Docker secrets afc created for this stack (one `ls`, one `inspect` of them all)."""
         ids = self._run("list the stack's secrets", "secret", "ls", "--quiet",
                         "--filter", f"label={SECRET_STACK_LABEL}={self.name}").split()
         if not ids:
             return []
-        raw = json.loads(self._run("inspect the stack's secrets", "secret", "inspect", *ids))
-        return sorted(item["Spec"]["Name"] for item in raw)
+        return [item["Spec"] for item in json.loads(self._run("inspect the stack's secrets", "secret", "inspect", *ids))]
+
+    def secrets(self) -> list[str]:
+        """Names of the Docker secrets afc created for this stack."""
+        return sorted(spec["Name"] for spec in self._secret_specs())
 
     def secret_label_values(self, label: str) -> list[str]:
         """The values of one label on the Docker secrets afc created for this stack."""
-        ids = self._run("list the stack's secrets", "secret", "ls", "--quiet",
-                        "--filter", f"label={SECRET_STACK_LABEL}={self.name}").split()
-        if not ids:
-            return []
-        raw = json.loads(self._run("inspect the stack's secrets", "secret", "inspect", *ids))
-        return sorted({(item["Spec"].get("Labels") or {}).get(label, "") for item in raw} - {""})
+        return sorted({(spec.get("Labels") or {}).get(label, "") for spec in self._secret_specs()} - {""})
 
     def create_secret(self, name: str, value: str, labels: dict[str, str]) -> None:
         """A Docker secret from a value handed over on stdin: it is never written to a file or argument."""
