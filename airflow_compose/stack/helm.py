@@ -1,4 +1,5 @@
-"""`afc export helm`: the project's stack as values for the official `apache-airflow` Helm chart.
+"""The project's stack as values for the official `apache-airflow` Helm chart (`afc export helm`; written by
+`commands/export.py`).
 
 Pure: a StackSpec and the project's values become a values dict (secret REFERENCES only) and the
 Kubernetes Secret manifests holding the secret values of `.env`. Written against the chart's values schema
