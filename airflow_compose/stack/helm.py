@@ -85,7 +85,8 @@ def build_values(spec: StackSpec, release: str = DEFAULT_RELEASE) -> dict[str, A
         "createUserJob": {
             "defaultUser": {"enabled": True, "role": "Admin", "username": spec.admin_user},
             # the chart's default args pass the password from values; this one reads it from the Secret
-            "args": ["bash", "-c", f'exec airflow users create "$@" --password "${ADMIN_PASSWORD_ENV}"', "--",
+            # (`--password=`: a password starting with '-' must not be read as a flag)
+            "args": ["bash", "-c", f'exec airflow users create "$@" --password="${ADMIN_PASSWORD_ENV}"', "--",
                      "-r", "Admin", "-u", spec.admin_user, "-e", "admin@example.com", "-f", "admin", "-l", "user"],
         },
     }

@@ -213,3 +213,19 @@ def test_cli_outside_a_project_names_the_fix(tmp_path):
     done = run_afc("export", "helm", project=tmp_path)
     assert done.returncode == 3 and "is not an afc project" in done.stderr and "afc init" in done.stderr
     assert not (tmp_path / "helm").exists()
+
+
+@pytest.mark.parametrize("password", ["-starts-with-a-dash", "plain"])
+def test_the_create_user_job_hands_any_password_to_airflow_as_a_value(tmp_path, password):
+    """The job's args run as given (bash, with a stand-in `airflow` that prints its arguments): the password
+    from the Secret reaches `users create` as the value of --password, even when it starts with '-'."""
+    import os
+    import subprocess
+
+    _spec, _vals, result = exported("3.3.2", "celery")
+    args = result.values["createUserJob"]["args"]
+    (tmp_path / "airflow").write_text('#!/bin/sh\nfor a in "$@"; do echo "$a"; done\n')
+    (tmp_path / "airflow").chmod(0o755)
+    env = {"PATH": f"{tmp_path}:{os.environ['PATH']}", helm.ADMIN_PASSWORD_ENV: password}
+    printed = subprocess.run(args, env=env, capture_output=True, text=True, check=True).stdout.splitlines()
+    assert printed[:2] == ["users", "create"] and f"--password={password}" in printed

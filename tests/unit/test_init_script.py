@@ -63,3 +63,12 @@ def test_the_password_command_wins(tmp_path):
     done, calls = run_init(tmp_path, _AIRFLOW_WWW_USER_PASSWORD_CMD="printf 'from-cmd\\n'")
     assert done.returncode == 0, done.stderr
     assert "users-create admin from-cmd" in calls
+
+
+@pytest.mark.parametrize("password", ["-starts-with-a-dash", "--looks-like-a-flag", "-", "has spaces and = signs"])
+def test_any_password_reaches_users_create_as_the_value(tmp_path, password):
+    """token_urlsafe draws '-' first once in 64 projects: `--password -x...` would be read as a flag and init
+    would fail with the usage text (seen on a Swarm deploy)."""
+    done, calls = run_init(tmp_path, _AIRFLOW_WWW_USER_PASSWORD=password)
+    assert done.returncode == 0, done.stderr
+    assert f"users-create admin {password}" in calls
