@@ -172,7 +172,7 @@ def config(
 # --- run --------------------------------------------------------------------------------------------------
 
 def _ctx(render_missing: bool = False):
-    from .commands.lifecycle import Context
+    from .commands.context import Context
 
     return Context.load(State.project_dir, render_missing)
 
@@ -234,7 +234,7 @@ def down(volumes: Annotated[bool, typer.Option("--volumes", "-v", help="Also del
     ctx = _ctx()
     if volumes and not yes:
         ui.confirm(f"Delete the database volume of '{ctx.spec.project}' (all Airflow metadata)?",
-                             "add --yes to confirm deleting the database")
+                   "add --yes to confirm deleting the database")
     ui.show_down(ctx.spec.project, lifecycle.down(ctx, volumes))
 
 
@@ -333,10 +333,9 @@ def scale(what: Annotated[str, typer.Argument(help="What to scale: workers.")],
     """Scale Celery workers up or down (`afc scale workers 3`); no other service is recreated."""
     from . import ui
     from .commands import lifecycle
-    from .errors import UsageError
+    from .commands.context import check_scale
 
-    if what not in ("workers", "worker"):
-        raise UsageError(f"cannot scale '{what}'", hint="only Celery workers scale: `afc scale workers N`")
+    check_scale(what, count, "scale")  # the arguments first, before the project is looked at
     ctx = _ctx(render_missing=True)
     with ui.LiveStatus("scaling workers") as live:
         result = lifecycle.scale_workers(ctx, count, timeout, live.update)
@@ -673,7 +672,7 @@ def swarm_rm(volumes: Annotated[bool, typer.Option("--volumes", "-v", help="Also
     ctx = _swarm_ctx()
     if volumes and not yes:
         ui.confirm(f"Delete the volumes of swarm stack '{ctx.name}' (all Airflow metadata)?",
-                             "add --yes to confirm deleting the database")
+                   "add --yes to confirm deleting the database")
     ui.show_swarm_rm(swarm.remove(ctx, volumes))
 
 
@@ -723,7 +722,7 @@ def restore_command(file: Annotated[Path, typer.Argument(help="A file written by
     path = check_database(file) if ctx.spec.lite else backup.check_archive(file)
     if not yes:
         ui.confirm(f"Replace the whole database of '{ctx.spec.project}' with {path}?",
-                             "add --yes to replace the database with the backup")
+                   "add --yes to replace the database with the backup")
     ui.show_restore(backup.restore(ctx, path, timeout=timeout,
                                    start_up=lambda c: _wait_up(c, None, timeout, f"starting {c.spec.project}"),
                                    start_postgres=lambda c: _wait_up(c, ["postgres"], timeout, "starting postgres")))

@@ -22,7 +22,7 @@ class Context:
     project: Project
     spec: StackSpec
     stack: engine.Stack
-    probe: engine.Probe = field(repr=False, default_factory=engine.Probe)
+    probe: engine.Probe = field(repr=False)
 
     @classmethod
     def load(cls, project_dir: Path, render_missing: bool = False, probe: engine.Probe | None = None) -> "Context":

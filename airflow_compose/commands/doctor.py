@@ -410,7 +410,7 @@ class Machine:
     standalone: tuple[str, str] | None
 
     @classmethod
-    def probe(cls, need_standalone: bool = True) -> "Machine":
+    def probe(cls) -> "Machine":
         from .. import engine
 
         engine_probe = engine.Probe()
@@ -423,7 +423,7 @@ class Machine:
                 error = problem
         endpoint = details.endpoint if details else (engine_probe.endpoint if cli else "")
         compose = engine_probe.compose_version if cli else ""
-        standalone = engine.standalone_compose() if cli and not compose and need_standalone else None
+        standalone = engine.standalone_compose() if cli and not compose else None
         return cls(cli, details, error, endpoint, compose, standalone)
 
     def facts(self):

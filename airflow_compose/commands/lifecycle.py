@@ -49,10 +49,6 @@ def check_postgres_data(ctx: Context, containers: list[engine.ContainerState]) -
 
 # --- the compose project as readiness sees it ------------------------------------------------------------
 
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
 class ComposeBackend:
     """The compose project for the wait loop and the failure report (readiness.Backend); `only` judges those
     services alone (the others are stopped on purpose)."""
@@ -60,12 +56,14 @@ class ComposeBackend:
     def __init__(self, ctx: Context, only: tuple[str, ...] = ()):
         self.ctx = ctx
         self.only = only
+        self.seen: list[engine.ContainerState] | None = None  # the snapshot last judged
 
     def _containers(self) -> list[engine.ContainerState]:
         return [c for c in self.ctx.snapshot() if not self.only or c.service in self.only]
 
     def verdict(self, wanted: dict[str, int]) -> readiness.Verdict:
-        return readiness.judge(self._containers(), wanted, _utcnow())
+        self.seen = self._containers()
+        return readiness.judge(self.seen, wanted, readiness.utcnow())
 
     def log_lines(self, service: str) -> list[str]:
         try:
@@ -74,7 +72,9 @@ class ComposeBackend:
             return [f"(no logs: {error})"]
 
     def health_output(self, service: str) -> str:
-        container = next((c for c in self._containers() if c.service == service), None)
+        if self.seen is None:
+            self.seen = self._containers()
+        container = next((c for c in self.seen if c.service == service), None)
         if container and container.health_log and container.health != "healthy":
             return container.health_log[-1]
         return ""
@@ -171,7 +171,7 @@ def up(ctx: Context, services: list[str] | None, *, wait: bool, timeout: float,
 
 def status(ctx: Context) -> readiness.StatusResult:
     containers = ctx.snapshot()
-    verdict = readiness.judge(containers, ctx.wanted(), _utcnow())
+    verdict = readiness.judge(containers, ctx.wanted(), readiness.utcnow())
     return readiness.StatusResult(ctx.spec.project, with_restart_reasons(ctx, verdict.rows, containers),
                                   verdict.ready)
 

@@ -4,6 +4,7 @@ compose project, or a phase of the Swarm stack) supplies its verdicts and logs; 
 injected, so tests need no Docker and no time."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 from dataclasses import dataclass, field
@@ -99,6 +100,11 @@ def judge(containers: Sequence[ContainerState], wanted: dict[str, int], now=None
             failures.append(Failure(container.service, f"{container.name} exited with code {container.exit_code}"))
     unique = tuple({(f.service, f.reason): f for f in failures}.values())
     return Verdict(rows(containers, wanted, now), unique)
+
+
+def utcnow() -> dt.datetime:
+    """Now, as the engine's timestamps are: aware, in UTC."""
+    return dt.datetime.now(dt.timezone.utc)
 
 
 class Backend(Protocol):

@@ -208,10 +208,6 @@ def judge(stack: str, snap: Snapshot, wanted: dict[str, int], since: dt.datetime
     return Verdict(rows(stack, snap, wanted, now, since, others=False), unique)
 
 
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
 class SwarmBackend:
     """One phase of the Swarm stack for the wait loop and the failure report (readiness.Backend): its tasks count
     as failed from `since` on."""
@@ -222,7 +218,7 @@ class SwarmBackend:
         self.since = since
 
     def verdict(self, wanted: dict[str, int]) -> Verdict:
-        return judge(self.ctx.name, snapshot(self.ctx.stack), wanted, self.since, _utcnow())
+        return judge(self.ctx.name, snapshot(self.ctx.stack), wanted, self.since, readiness.utcnow())
 
     def log_lines(self, service: str) -> list[str]:
         lines = self.ctx.stack.logs_text(service, tail=25).rstrip().splitlines()[-25:]
@@ -338,7 +334,7 @@ def deploy(ctx: SwarmContext, *, timeout: float, image: str | None = None, routi
                       "init": "phase 2/3: init (migrations, admin user)",
                       "airflow": "phase 3/3: Airflow services"}[phase])
             step = time.monotonic()
-            since = _utcnow() - dt.timedelta(seconds=2)
+            since = readiness.utcnow() - dt.timedelta(seconds=2)
             document = swarm_file.render_stack(ctx.spec, image, secrets, routing_mesh=routing_mesh, services=names)
             ctx.stack.deploy(_write_phase(Path(folder), phase, document), registry_auth=registry_auth)
             time.sleep(1.0)   # let the orchestrator take the update before the first look
@@ -387,7 +383,7 @@ def status(ctx: SwarmContext) -> readiness.StatusResult:
               if any(short_name(ctx.name, s.name) == name for s in snap.services)}
     current = {short_name(ctx.name, s.name): s.replicas for s in snap.services}
     wanted = {name: current.get(name, count) for name, count in wanted.items()}   # scaled replicas count
-    table = rows(ctx.name, snap, wanted, _utcnow())
+    table = rows(ctx.name, snap, wanted, readiness.utcnow())
     return readiness.StatusResult(ctx.spec.project, table, all(row.ok for row in table), stack=ctx.name)
 
 
@@ -408,7 +404,7 @@ def scale(ctx: SwarmContext, what: str, count: int, timeout: float,
         raise StackError(f"stack '{ctx.name}' is not deployed (no worker service)",
                          hint="deploy it first with `afc swarm deploy`")
     began = time.monotonic()
-    since = _utcnow() - dt.timedelta(seconds=2)
+    since = readiness.utcnow() - dt.timedelta(seconds=2)
     ctx.stack.scale("worker", count)
     wait_for(ctx, "scale", since, {"worker": count}, timeout, on_update)
     return ScaleResult(ctx.name, "worker", count, time.monotonic() - began, ctx.spec.workers)

@@ -93,7 +93,7 @@ def test_a_port_held_by_another_program_fails(tmp_path):
         ), found["ports"]["finding"]
         assert "AFC_PORT" in found["ports"]["fix"]
         # the subset `afc up` uses stops on it too
-        from airflow_compose.commands.lifecycle import Context
+        from airflow_compose.commands.context import Context
 
         ctx = Context.load(folder)
         assert [r.name for r in doctor.blocking_failures(ctx)] == ["ports"]
