@@ -68,10 +68,12 @@ CATALOGUE: tuple[CheckDoc, ...] = (
              "`~/.docker/cli-plugins/docker-compose` (`chmod +x`). A standalone v2 `docker-compose` can be "
              "linked there. v1 (`docker-compose` 1.x) cannot run afc's stacks."),
     CheckDoc("engine-version", "Engine version and API",
-             "The first health checks of a stack take longer than on other machines.",
-             "On Docker Engine older than 25 (API < 1.44) health checks have no `start_interval`; afc then uses "
-             "plain intervals with a wrapper that re-probes quickly while a service starts, so `afc up` still "
-             "works, a little slower. Upgrade to Docker Engine 25 or newer for the fast first checks."),
+             "`docker compose ps` and `afc ls` say `starting` for up to 30 s after `afc up` said healthy.",
+             "On Docker Engine older than 25 (API < 1.44) health checks have no `start_interval`: Docker's first "
+             "check of a container comes 30 s after its start. afc then waits on no health check (dependencies "
+             "wait for a start, init waits for Postgres itself) and `afc up` / `afc status` run a starting "
+             "container's own check themselves, so the stack starts as fast; only Docker's own status lags. "
+             "Upgrade to Docker Engine 25 or newer for fast first checks in Docker's status too."),
     CheckDoc("memory", "Memory available to Docker",
              "Containers stay `unhealthy`, restart in a loop, or exit with code 137 (killed: out of memory).",
              "Give Docker at least 4 GB (Docker Desktop: Settings → Resources → Memory), or run fewer/lighter "
@@ -211,9 +213,10 @@ def check_engine_version(server_version: str, api_version: str) -> Result:
                                             f"health-check start_interval: fast first health checks")
     return Result("engine-version", WARN,
                   f"Docker Engine {server_version} (API {api_version}) lacks health-check start_interval "
-                  f"(API 1.44+): afc's wrapper re-probes while services start, so first health checks are slower",
-                  "upgrade to Docker Engine 25 or newer (Docker Desktop 4.27+) for fast first health checks; "
-                  "the stack works as it is")
+                  f"(API 1.44+): afc runs a starting service's check itself; Docker's own status says `starting` "
+                  f"until its first check, 30 s after a start",
+                  "upgrade to Docker Engine 25 or newer (Docker Desktop 4.27+) for fast first health checks in "
+                  "Docker's status; the stack works as it is")
 
 
 def check_memory(mem_total: int) -> Result:

@@ -57,9 +57,11 @@ class ComposeBackend:
         self.ctx = ctx
         self.only = only
         self.seen: list[engine.ContainerState] | None = None  # the snapshot last judged
+        self.start_checks = readiness.StartChecks(ctx.stack.passes_health_check)
 
     def _containers(self) -> list[engine.ContainerState]:
-        return [c for c in self.ctx.snapshot() if not self.only or c.service in self.only]
+        found = [c for c in self.ctx.snapshot() if not self.only or c.service in self.only]
+        return self.start_checks.apply(found)
 
     def verdict(self, wanted: dict[str, int]) -> readiness.Verdict:
         self.seen = self._containers()
@@ -108,7 +110,8 @@ class UpResult:
 
 def _stack_current(ctx: Context, containers: list[engine.ContainerState], wanted: dict[str, int]) -> bool:
     """Every wanted service ready and created from the current compose files: nothing for compose to do."""
-    verdict = readiness.judge(containers, wanted)
+    verdict = readiness.judge(readiness.StartChecks(ctx.stack.passes_health_check).apply(containers, wait=True),
+                              wanted)
     if not verdict.ready:
         return False
     hashes = ctx.stack.config_hashes()
@@ -170,7 +173,7 @@ def up(ctx: Context, services: list[str] | None, *, wait: bool, timeout: float,
 # --- status and health -----------------------------------------------------------------------------------
 
 def status(ctx: Context) -> readiness.StatusResult:
-    containers = ctx.snapshot()
+    containers = readiness.StartChecks(ctx.stack.passes_health_check).apply(ctx.snapshot(), wait=True)
     verdict = readiness.judge(containers, ctx.wanted(), readiness.utcnow())
     return readiness.StatusResult(ctx.spec.project, with_restart_reasons(ctx, verdict.rows, containers),
                                   verdict.ready)

@@ -4,8 +4,10 @@ compose project, or a phase of the Swarm stack) supplies its verdicts and logs; 
 injected, so tests need no Docker and no time."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Protocol, Sequence
@@ -100,6 +102,63 @@ def judge(containers: Sequence[ContainerState], wanted: dict[str, int], now=None
             failures.append(Failure(container.service, f"{container.name} exited with code {container.exit_code}"))
     unique = tuple({(f.service, f.reason): f for f in failures}.values())
     return Verdict(rows(containers, wanted, now), unique)
+
+
+class StartChecks:
+    """A starting container's health, sooner, on engines without `start_interval`: there Docker runs a check every
+    30 s from the start, so afc runs the container's own check itself (`run_check`), every `every` seconds, each
+    in its own thread. A container whose check passed is judged healthy until Docker's own record says otherwise.
+    `apply(..., wait=True)` waits for the checks it starts (a one-shot look such as `afc status`); otherwise their
+    results count from the next call (the wait loop)."""
+
+    def __init__(self, run_check: Callable[[ContainerState], bool], every: float = 2.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.run_check = run_check
+        self.every = every
+        self.clock = clock
+        self.lock = threading.Lock()
+        self.passed: set[tuple[str, object]] = set()
+        self.running: set[tuple[str, object]] = set()
+        self.last: dict[tuple[str, object], float] = {}
+
+    @staticmethod
+    def applies(container: ContainerState) -> bool:
+        return (container.state == "running" and container.health == "starting" and bool(container.health_test)
+                and not container.health_start_interval)
+
+    @staticmethod
+    def _key(container: ContainerState) -> tuple[str, object]:
+        return container.name, container.started_at  # a restarted container starts afresh
+
+    def apply(self, containers: Sequence[ContainerState], wait: bool = False) -> list[ContainerState]:
+        now = self.clock()
+        threads = []
+        for container in containers:
+            key = self._key(container)
+            with self.lock:
+                due = (self.applies(container) and key not in self.passed and key not in self.running
+                       and now - self.last.get(key, -self.every) >= self.every)
+                if due:
+                    self.running.add(key)
+                    self.last[key] = now
+            if due:
+                threads.append(threading.Thread(target=self._check, args=(container,), daemon=True))
+                threads[-1].start()
+        for thread in threads if wait else ():
+            thread.join()
+        with self.lock:
+            return [dataclasses.replace(c, health="healthy") if self.applies(c) and self._key(c) in self.passed
+                    else c for c in containers]
+
+    def _check(self, container: ContainerState) -> None:
+        try:
+            passed = self.run_check(container)
+        except Exception:  # a check that cannot run has not passed
+            passed = False
+        with self.lock:
+            self.running.discard(self._key(container))
+            if passed:
+                self.passed.add(self._key(container))
 
 
 def utcnow() -> dt.datetime:

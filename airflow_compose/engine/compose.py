@@ -52,6 +52,8 @@ class ContainerState:
     oom_killed: bool = False                  # the last exit was the kernel's OOM killer
     finished_at: dt.datetime | None = None    # the last exit (kept by Docker while the container runs again)
     image: str = ""       # the reference the container was created from
+    health_test: tuple[str, ...] = field(default=(), compare=False)  # its check, as Docker runs it (CMD, …)
+    health_start_interval: bool = False  # its check has a start_interval: Docker probes it often while starting
 
     @property
     def ready(self) -> bool:
@@ -74,6 +76,7 @@ def _container_state(raw: dict[str, Any]) -> ContainerState:
         for binding in bindings or []:
             ports.append(f"{binding.get('HostIp') or '0.0.0.0'}:{binding.get('HostPort')}->{container_port}")
     log = tuple((entry.get("Output") or "").strip() for entry in (health.get("Log") or []))
+    check = (raw.get("Config") or {}).get("Healthcheck") or {}
     return ContainerState(
         service=labels.get("com.docker.compose.service", "?"),
         name=raw.get("Name", "").lstrip("/"),
@@ -89,6 +92,8 @@ def _container_state(raw: dict[str, Any]) -> ContainerState:
         oom_killed=bool(state.get("OOMKilled")),
         finished_at=parse_time(state.get("FinishedAt", "")),
         image=(raw.get("Config") or {}).get("Image", ""),
+        health_test=tuple(check.get("Test") or ()),
+        health_start_interval=bool(check.get("StartInterval")),
     )
 
 
@@ -130,6 +135,20 @@ class Stack:
         if healed:
             return healed[-1]
         return f"exited; its last output: {lines[-1][-200:]}" if lines else "exited"
+
+    def passes_health_check(self, container: ContainerState) -> bool:
+        """Run the container's own health check in it now, as Docker would (`docker exec` as its user): True
+        when it exits 0."""
+        from python_on_whales.exceptions import DockerException
+
+        kind, *args = container.health_test or ("NONE",)
+        if kind not in ("CMD", "CMD-SHELL") or not args:
+            return False
+        try:
+            self.docker.container.execute(container.name, ["/bin/sh", "-c", args[0]] if kind == "CMD-SHELL" else args)
+            return True
+        except DockerException:  # the check failed (or the container went): not healthy yet
+            return False
 
     def config_hashes(self) -> dict[str, str]:
         """Compose's own hash of each service's configuration (what it compares to decide to recreate)."""

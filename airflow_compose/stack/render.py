@@ -54,7 +54,11 @@ def airflow_environment(spec: StackSpec) -> dict[str, str]:
     return dict(sorted(env.items()))
 
 
-def healthcheck(service: str, block: dict[str, Any], spec: StackSpec, facts: EngineFacts) -> dict[str, Any]:
+def healthcheck(service: str, block: dict[str, Any], spec: StackSpec, facts: EngineFacts,
+                swarm: bool = False) -> dict[str, Any]:
+    """The service's check and timings: fast while starting only where the engine has `start_interval`; on older
+    engines every 30 s (afc runs a starting container's check itself, readiness.StartChecks); on Swarm, where
+    nothing else probes a starting task, every couple of seconds with a calm spell after each success."""
     timing = blocks()["healthchecks"][block["health"]]
     if service == "postgres":
         test = ["CMD", "pg_isready", "--username", spec.postgres_user, "--dbname", spec.postgres_db]
@@ -67,19 +71,17 @@ def healthcheck(service: str, block: dict[str, Any], spec: StackSpec, facts: Eng
         test = list(block["healthcheck"]["test"])
     check: dict[str, Any] = {"test": test}
     if service not in DATA_SERVICES:  # Airflow images are Debian: cut, stat, date, timeout are there
-        check["test"] = ["CMD-SHELL", heal_wrapper(service, test, timing, settle=not facts.start_interval)]
-    if facts.start_interval:
-        check.update(interval=timing["interval"], timeout=timing["timeout"], retries=timing["retries"],
-                     start_period=timing["start_period"], start_interval=timing["start_interval"])
-    else:
-        check.update(interval=timing["legacy_interval"], timeout=timing["timeout"], retries=timing["retries"],
-                     start_period=timing["start_period"])
+        check["test"] = ["CMD-SHELL", heal_wrapper(service, test, timing, settle=swarm)]
+    check.update(interval=timing["swarm_interval"] if swarm else timing["interval"], timeout=timing["timeout"],
+                 retries=timing["retries"], start_period=timing["start_period"])
+    if facts.start_interval and not swarm:
+        check["start_interval"] = timing["start_interval"]
     return check
 
 
 def heal_wrapper(service: str, test: list[str], timing: dict[str, Any], settle: bool) -> str:
     """The check of an Airflow service inside the wrapper that heals it (see `heal_wrapper` in
-    compose/stack.yaml); `settle` adds the older engines' calm interval once healthy."""
+    compose/stack.yaml); `settle` adds Swarm's calm spell after a success."""
     import shlex
 
     argv = ["sh", "-c", test[1]] if test[0] == "CMD-SHELL" else test[1:]
@@ -87,11 +89,18 @@ def heal_wrapper(service: str, test: list[str], timing: dict[str, Any], settle: 
     if test[0] != "CMD-SHELL":  # CMD-SHELL texts in stack.yaml are written for compose already
         command = command.replace("$", "$$")
     limit = int(str(timing["timeout"]).rstrip("s")) - 2
-    settle_part = blocks()["legacy_settle"].replace("SETTLE", str(timing["settle"])) if settle else ""
+    settle_part = blocks()["swarm_settle"].replace("SETTLE", str(timing["swarm_settle"])) if settle else ""
     wrapper = blocks()["heal_wrapper"].replace("$", "$$")
     return (wrapper.replace("SETTLE", settle_part.replace("$", "$$")).replace("SERVICE", service)
             .replace("HEAL_AFTER", str(timing["heal_after"])).replace("LIMIT", str(limit))
             .replace("CHECK", command))
+
+
+def _condition(condition: str, facts: EngineFacts) -> str:
+    """What a dependency waits on. Without `start_interval` a health check runs every 30 s from the start, so
+    waiting on one would add up to 30 s per step: services then wait for their dependencies to start (init waits
+    for Postgres itself; Airflow's components retry the broker) and afc judges health itself."""
+    return "service_started" if condition == "service_healthy" and not facts.start_interval else condition
 
 
 def health_path(spec: StackSpec) -> str:
@@ -150,7 +159,8 @@ def service(name: str, spec: StackSpec, facts: EngineFacts) -> dict[str, Any]:
         out["volumes"] = ([f"{LITE_VOLUME}:{LITE_HOME}"] if spec.lite else []) + list(blocks()["airflow_volumes"])
     elif name == "postgres":
         out["volumes"] = [f"postgres-data:{spec.postgres_data_mount}"]
-    depends = {other: {"condition": condition} for other, condition in spec.dependencies(name).items()}
+    depends = {other: {"condition": _condition(condition, facts)}
+               for other, condition in spec.dependencies(name).items()}
     if depends:
         out["depends_on"] = depends
     if "health" in block:

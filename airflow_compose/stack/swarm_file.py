@@ -114,7 +114,7 @@ def _healthcheck(name: str, spec: StackSpec) -> dict[str, Any] | None:
         return None
     if "job_check" in block:
         block["healthcheck"] = {"test": ["CMD", "python", "-c", blocks()["job_check"], block.pop("job_check")]}
-    return render.healthcheck(name, block, spec, EngineFacts(spec.arch, start_interval=False))
+    return render.healthcheck(name, block, spec, EngineFacts(spec.arch, start_interval=False), swarm=True)
 
 
 def _ports(name: str, spec: StackSpec, routing_mesh: bool) -> list[dict[str, Any]]:

@@ -145,6 +145,8 @@ def test_full_scenario(tmp_path, version, executor, port):
         assert not container_hostnames(name, "scheduler")
         afc("up", "--timeout", "400", project=project, check=True)
         assert "success" in run_states(project, version), "the DAG run survived down/up"
+        init_log = afc("logs", "init", project=project, check=True).stdout
+        assert "afc-init: nothing to do" in init_log, f"a restart left init work to do: {init_log[-1500:]}"
     finally:
         afc("down", "--volumes", "--yes", project=project)
     assert not docker("volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={name}").stdout.strip()

@@ -12,10 +12,10 @@ from airflow_compose.stack.render import blocks
 FAKE = Path(__file__).parent / "fake_airflow"
 
 
-def run_init(tmp_path, **state):
+def run_init(tmp_path, environment=None, **state):
     calls = tmp_path / "calls"
     calls.write_text("")
-    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(FAKE), "FAKE_CALLS": str(calls),
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(FAKE), "FAKE_CALLS": str(calls), **(environment or {}),
            "_AIRFLOW_WWW_USER_USERNAME": "admin", "_AIRFLOW_WWW_USER_PASSWORD": "pw-123",
            **{f"FAKE_{k.upper()}": v for k, v in state.items() if not k.startswith("_")},
            **{k: v for k, v in state.items() if k.startswith("_")}}
@@ -72,3 +72,19 @@ def test_any_password_reaches_users_create_as_the_value(tmp_path, password):
     done, calls = run_init(tmp_path, _AIRFLOW_WWW_USER_PASSWORD=password)
     assert done.returncode == 0, done.stderr
     assert f"users-create admin {password}" in calls
+
+
+@pytest.mark.parametrize("psycopg2", [None, "class OperationalError(Exception): pass\n"
+                                            "def connect(*args, **kwargs): raise ValueError('invalid dsn')\n"])
+def test_the_database_wait_and_fast_path_never_stop_init_themselves(tmp_path, psycopg2):
+    """The fast path is an optimisation: whatever goes wrong in it (no psycopg2, a URL libpq cannot read), init
+    takes the full path, where Airflow says what is wrong."""
+    path = str(FAKE)
+    if psycopg2:
+        (tmp_path / "psycopg2.py").write_text(psycopg2)
+        path += os.pathsep + str(tmp_path)
+    done, calls = run_init(tmp_path, environment={
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql+psycopg2://airflow:pw@postgres/airflow", "PYTHONPATH": path})
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "nothing to do" not in done.stderr
+    assert calls[:2] == ["check-migrations", "migrate"]

@@ -2,7 +2,7 @@
 loop, the one failure report and the one status result of Compose and Swarm."""
 import pytest
 
-from airflow_compose.commands.readiness import StatusResult, failure_report, judge, wait
+from airflow_compose.commands.readiness import StartChecks, StatusResult, failure_report, judge, wait
 from airflow_compose.engine import ContainerState
 from tests.helpers import FakeClock
 
@@ -164,3 +164,72 @@ def test_status_json_of_compose_and_swarm(swarm):
     counted = "failed_tasks" if swarm else "restarts"
     assert all(counted in s for s in shown["services"])
     assert all(("last_restart_reason" in s) != swarm for s in shown["services"])
+
+
+def probed(service, health="starting", started=0, start_interval=False, state="running"):
+    import dataclasses
+    import datetime as dt
+
+    base = c(service, state=state, health=health)
+    return dataclasses.replace(base, started_at=dt.datetime(2026, 1, 1, 0, 0, started, tzinfo=dt.timezone.utc),
+                               health_test=("CMD", "pg_isready"), health_start_interval=start_interval)
+
+
+class Checks:
+    """A scripted run_check: which containers pass, and every container it was asked about."""
+
+    def __init__(self, passing=(), broken=()):
+        self.passing, self.broken, self.asked = set(passing), set(broken), []
+
+    def __call__(self, container):
+        self.asked.append(container.service)
+        if container.service in self.broken:
+            raise RuntimeError("docker exec failed")
+        return container.service in self.passing
+
+
+def test_a_starting_container_whose_own_check_passes_is_healthy_before_docker_says_so():
+    checks = Checks(passing={"postgres", "scheduler"})
+    start = StartChecks(checks, clock=FakeClock())
+    seen = start.apply([probed("postgres"), probed("scheduler", start_interval=True), probed("worker"),
+                        probed("redis", health=""), probed("api-server", health="unhealthy"),
+                        probed("triggerer", state="restarting")], wait=True)
+    assert [x.health for x in seen] == ["healthy", "starting", "starting", "", "unhealthy", "starting"]
+    assert sorted(checks.asked) == ["postgres", "worker"], "only starting containers without start_interval"
+    assert judge(seen[:1], {"postgres": 1}).ready and not judge(seen[2:3], {"worker": 1}).ready
+
+
+def test_a_failing_check_runs_again_only_after_the_interval_and_a_pass_is_kept():
+    clock = FakeClock()
+    checks = Checks(passing={"postgres"}, broken={"redis"})
+    start = StartChecks(checks, every=2.0, clock=clock)
+    snapshot = [probed("postgres"), probed("worker"), probed("redis")]
+    start.apply(snapshot, wait=True)
+    clock.sleep(1.0)
+    assert [x.health for x in start.apply(snapshot, wait=True)] == ["healthy", "starting", "starting"]
+    assert sorted(checks.asked) == ["postgres", "redis", "worker"], "nothing is asked twice within 2 s"
+    clock.sleep(1.0)
+    start.apply(snapshot, wait=True)
+    assert sorted(checks.asked) == ["postgres", "redis", "redis", "worker", "worker"], "a pass is not asked again"
+
+
+def test_a_restarted_container_is_judged_afresh():
+    checks = Checks(passing={"postgres"})
+    start = StartChecks(checks, clock=FakeClock())
+    assert start.apply([probed("postgres")], wait=True)[0].health == "healthy"
+    checks.passing.clear()
+    assert start.apply([probed("postgres", started=30)], wait=True)[0].health == "starting"
+
+
+def test_without_waiting_a_result_counts_from_a_later_look():
+    import threading
+    import time
+
+    answered = threading.Event()
+    start = StartChecks(lambda container: answered.wait(5))
+    assert start.apply([probed("postgres")])[0].health == "starting", "the wait loop does not wait for a check"
+    answered.set()
+    deadline = time.monotonic() + 5
+    while start.apply([probed("postgres")])[0].health != "healthy":
+        assert time.monotonic() < deadline, "the check's result never counted"
+        time.sleep(0.01)

@@ -67,7 +67,7 @@ def test_stack_properties(version, arch, executor):
             assert env["AIRFLOW__CORE__EXECUTOR"] == ("CeleryExecutor" if executor == "celery" else "LocalExecutor")
             if name != "init":
                 assert service["depends_on"]["init"]["condition"] == "service_completed_successfully"
-                assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
+                assert service["depends_on"]["postgres"]["condition"] == "service_started"  # no start_interval
             if version.startswith("3"):
                 assert env["AIRFLOW__API_AUTH__JWT_SECRET"].startswith("${AFC_JWT_SECRET")
                 assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://api-server:8080/execution/"
@@ -94,6 +94,22 @@ def test_start_interval_only_with_a_capable_engine():
             assert "start_interval" not in without[name]["healthcheck"]
 
 
+def test_nothing_waits_on_a_health_check_without_start_interval():
+    """Without start_interval a check runs every 30 s from the start: a dependency on health would cost up to 30 s
+    a step, so it waits for the start instead (and afc judges health itself); every other condition stays."""
+    spec = spec_for("3.3.2", "amd64", "celery", AFC_FLOWER="true")
+    capable = render(spec, EngineFacts("amd64", True))["services"]
+    older = render(spec, EngineFacts("amd64", False))["services"]
+    healthy = 0
+    for name, service in capable.items():
+        for other, wait in service.get("depends_on", {}).items():
+            assert wait["condition"] == spec.dependencies(name)[other]
+            expected = "service_started" if wait["condition"] == "service_healthy" else wait["condition"]
+            assert older[name]["depends_on"][other]["condition"] == expected
+            healthy += wait["condition"] == "service_healthy"
+    assert healthy >= 10 and capable["flower"]["depends_on"]["worker"]["condition"] == "service_healthy"
+
+
 def test_workers_flower_and_published_database_ports():
     spec = spec_for("2.10.4", "amd64", "celery", AFC_WORKERS="3", AFC_FLOWER="true", AFC_POSTGRES_PORT="5433",
                     AFC_HOST="0.0.0.0", AFC_PORT="9090")
@@ -111,8 +127,10 @@ def test_every_airflow_check_heals_and_the_log_cleaner_follows_the_setting():
             test = service.get("healthcheck", {}).get("test", [])
             healing = name not in ("postgres", "redis", "init")
             assert (test[:1] == ["CMD-SHELL"] and f"afc-heal: {name} on" in test[1]) is healing, name
-            if healing:  # the calm interval of older engines is the only difference
-                assert ("-lt 30 ]; then exit 0" in test[1]) is not start_interval
+            if healing:  # the calm spell after a success is Swarm's alone
+                assert "-lt 30 ]; then exit 0" not in test[1]
+            if test:
+                assert service["healthcheck"]["interval"] == "30s", name
         assert "inspect active_queues" in services["worker"]["healthcheck"]["test"][1]
     assert "log-cleaner" not in render(spec_for("2.10.4", "amd64", "local", AFC_LOG_RETENTION_DAYS="0"),
                                        EngineFacts("amd64", False))["services"]

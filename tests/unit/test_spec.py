@@ -65,8 +65,8 @@ def test_derived_facts_agree_with_the_rendered_stack(version, variant):
     from tests.helpers import VERSIONS, values
 
     vals = values(AIRFLOW_IMAGE_NAME=VERSIONS[version], **variant)
-    spec = build_spec(vals, EngineFacts("amd64", False))
-    services = render(spec, EngineFacts("amd64", False))["services"]
+    spec = build_spec(vals, EngineFacts("amd64", True))
+    services = render(spec, EngineFacts("amd64", True))["services"]  # conditions as designed (start_interval)
     assert list(services) == list(spec.compose_services)
     published = {port.service: f"{spec.host}:{port.host_port}:{port.container_port}" for port in spec.published_ports}
     assert published == {name: body["ports"][0] for name, body in services.items() if body.get("ports")}
