@@ -97,12 +97,17 @@ def _write(folder: Path, data: dict, port: int, what: str) -> Path:
 
 
 def baseline_project(source: Path, work: Path, name: str, port: int) -> Path:
-    """The same services and images as afc's rendered file, with the official stack's health-check timings."""
+    """The same services and images as afc's rendered file, with the official stack's health-check timings and
+    afc's dependencies as designed: waits on health (on an engine without `start_interval` afc's own file waits
+    for starts instead and judges health itself, which is what is measured against this)."""
     folder, data = _copy_project(source, work, name)
     for service in data["services"].values():
         check = service.get("healthcheck")
         if check:
             service["healthcheck"] = {"test": unwrap(check["test"]), **OFFICIAL_TIMINGS}
+        for wait in service.get("depends_on", {}).values():
+            if wait["condition"] == "service_started":
+                wait["condition"] = "service_healthy"
     return _write(folder, data, port, "afc's rendered file with the official stack's health-check timings")
 
 
@@ -132,14 +137,25 @@ def official_design_project(source: Path, work: Path, name: str, port: int, vers
     return _write(folder, data, port, "the official docker-compose.yaml's design on afc's images and settings")
 
 
+def afc_up_command(folder: Path) -> list[str]:
+    return AFC + ["--project-dir", str(folder), "up", "--timeout", str(UP_TIMEOUT - 60)]
+
+
 def afc_up(folder: Path) -> float:
-    elapsed, _ = run(AFC + ["--project-dir", str(folder), "up", "--timeout", str(UP_TIMEOUT - 60)])
+    elapsed, _ = run(afc_up_command(folder))
     return elapsed
 
 
 def base_up(name: str, folder: Path) -> float:
     elapsed, _ = run(compose(name, folder, "up", "--detach", "--wait", "--wait-timeout", str(UP_TIMEOUT - 60)))
     return elapsed
+
+
+def init_seconds(name: str) -> float | None:
+    """What the stack's init said it took (its last `afc-init: done in X s`); None without such a line."""
+    _, done = run(["docker", "logs", f"{name}-init-1"], check=False)
+    found = re.findall(r"afc-init: done in ([\d.]+) s", done.stdout + done.stderr)
+    return float(found[-1]) if found else None
 
 
 def stack_containers(name: str) -> list[str]:
