@@ -60,6 +60,14 @@ def afc_project(work: Path, name: str, version: str, port: int, *extra: str) -> 
 
 
 HEAL_PROBE = re.compile(r'if timeout -s KILL \d+ (.*?); then echo "\$\$boot 0 0"', re.S)
+# The official docker-compose.yaml's own checks where afc probes otherwise: each imports Airflow (the heartbeat
+# checks) or loads Airflow's Celery app (the worker's ping).
+OFFICIAL_CHECKS = {
+    "triggerer": ["CMD-SHELL", 'airflow jobs check --job-type TriggererJob --hostname "$${HOSTNAME}"'],
+    "dag-processor": ["CMD-SHELL", 'airflow jobs check --job-type DagProcessorJob --hostname "$${HOSTNAME}"'],
+    "worker": ["CMD-SHELL", 'celery --app airflow.providers.celery.executors.celery_executor.app inspect ping '
+                            '-d "celery@$${HOSTNAME}"'],
+}
 # The official docker-compose.yaml's own timings for its database and broker (its Airflow services: OFFICIAL_TIMINGS).
 OFFICIAL_SERVICE_TIMINGS = {"postgres": {"interval": "10s", "retries": 5, "start_period": "5s"},
                             "redis": {"interval": "10s", "timeout": "30s", "retries": 50, "start_period": "30s"}}
@@ -115,7 +123,8 @@ def official_design_project(source: Path, work: Path, name: str, port: int, vers
     """The official docker-compose.yaml's design on afc's images and settings: its service set (no log cleaner),
     init by the image's entrypoint (`_AIRFLOW_DB_MIGRATE`, `_AIRFLOW_WWW_USER_CREATE`, then `airflow version`),
     every Airflow service waiting for postgres, redis and init, the 3.x worker also for a healthy api-server,
-    and its health timings per service (no `start_interval`)."""
+    its own checks (OFFICIAL_CHECKS; the others probe as afc does) and its health timings per service (no
+    `start_interval`)."""
     folder, data = _copy_project(source, work, name)
     services = data["services"]
     services.pop("log-cleaner", None)
@@ -127,7 +136,8 @@ def official_design_project(source: Path, work: Path, name: str, port: int, vers
         check = service.get("healthcheck")
         if check:
             timings = OFFICIAL_SERVICE_TIMINGS.get(service_name, OFFICIAL_TIMINGS)
-            service["healthcheck"] = {"test": unwrap(check["test"]), **timings}
+            test = OFFICIAL_CHECKS.get(service_name) or unwrap(check["test"])
+            service["healthcheck"] = {"test": test, **timings}
         if service_name not in ("postgres", "redis", "init"):
             service["depends_on"] = {"postgres": {"condition": "service_healthy"},
                                      "redis": {"condition": "service_healthy"},

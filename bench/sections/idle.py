@@ -45,7 +45,8 @@ def idle_windows(minutes: float, name: str = "") -> tuple[Series, Series]:
     "window, the median of the windows. Memory is the sum of the stack's containers' `docker stats` memory after "
     f"each window, the median. The engine with no container at all, measured the same way for {EMPTY_MINUTES} "
     "minutes first, is the floor under both. What runs while idle: health checks (every one every 30 s once "
-    "healthy in afc's stack; the official ones every 30 s, Postgres and Redis every 10 s), the web server's "
+    "healthy in afc's stack, its heartbeat checks one SQL query; the official ones every 30 s, Postgres and Redis "
+    "every 10 s, its triggerer, dag-processor and worker checks each loading Airflow), the web server's "
     "workers, the Celery worker's pool, the DAG folder's rescans.",))
 def idle(bench: Bench) -> None:
     log(f"idle: the engine with no container, {EMPTY_MINUTES} min")

@@ -61,7 +61,10 @@ class Side:
     "**Cold, against the official design** (`official`): the official docker-compose.yaml's design on the same "
     "images and settings — its service set (no log cleaner), init by the image's entrypoint "
     "(`_AIRFLOW_DB_MIGRATE=true`, `_AIRFLOW_WWW_USER_CREATE=true`, command `version`), every Airflow service "
-    "waiting for healthy postgres and redis and a finished init, the 3.x worker also for a healthy api-server, and "
+    "waiting for healthy postgres and redis and a finished init, the 3.x worker also for a healthy api-server, its "
+    "own checks (`airflow jobs check --job-type TriggererJob|DagProcessorJob --hostname \"$HOSTNAME\"`, the "
+    "worker's `celery --app airflow.providers.celery.executors.celery_executor.app inspect ping`; the others probe "
+    "as afc does) and "
     "its health timings per service (postgres 10s/5 retries/5s start period, redis 10s/30s timeout/50/30s, Airflow "
     "services 30s/10s/5/30s; no `start_interval`) — started with `docker compose up -d --wait`, alternating with "
     "the afc and first-baseline runs.",

@@ -72,8 +72,17 @@ def test_baselines_keep_the_real_probes_and_take_the_official_design(tmp_path, v
         assert checks[web]["interval"] == "30s" and checks[web]["start_period"] == "30s"
     assert plain["services"]["init"]["command"] == rendered["services"]["init"]["command"]
     assert plain["services"]["redis"]["healthcheck"]["retries"] == 5
+    # the golden file is rendered for an engine without start_interval: the baseline waits on health as designed
+    assert rendered["services"]["scheduler"]["depends_on"]["postgres"]["condition"] == "service_started"
+    assert {wait["condition"] for s in plain["services"].values() for wait in s.get("depends_on", {}).values()} \
+        == {"service_healthy", "service_completed_successfully"}
+    assert "psycopg2" in plain["services"]["triggerer"]["healthcheck"]["test"][1], "afc's heartbeat query kept"
 
     services = official["services"]
+    assert services["triggerer"]["healthcheck"]["test"] == [
+        "CMD-SHELL", 'airflow jobs check --job-type TriggererJob --hostname "$${HOSTNAME}"']
+    assert "celery_executor.app inspect ping" in services["worker"]["healthcheck"]["test"][1]
+    assert ("dag-processor" in services) is (web == "api-server")
     assert "log-cleaner" not in services and services["init"]["command"] == ["version"]
     assert services["init"]["environment"]["_AIRFLOW_DB_MIGRATE"] == "true"
     assert services["redis"]["healthcheck"] == {"test": ["CMD", "redis-cli", "ping"], "interval": "10s",
