@@ -61,7 +61,11 @@ def afc_project(work: Path, name: str, version: str, port: int, *extra: str) -> 
 
 HEAL_PROBE = re.compile(r'if timeout -s KILL \d+ (.*?); then echo "\$\$boot 0 0"', re.S)
 # The official docker-compose.yaml's own checks where afc probes otherwise: each imports Airflow (the heartbeat
-# checks) or loads Airflow's Celery app (the worker's ping).
+# checks) or loads Airflow's Celery app (the worker's ping; the 3.x file's newer `airflow celery worker-health` is
+# not in the stand-in's Celery provider). The 3.x file also checks its scheduler's heartbeat (OFFICIAL_CHECKS_3).
+OFFICIAL_CHECKS_3 = {
+    "scheduler": ["CMD-SHELL", 'airflow jobs check --job-type SchedulerJob --hostname "$${HOSTNAME}"'],
+}
 OFFICIAL_CHECKS = {
     "triggerer": ["CMD-SHELL", 'airflow jobs check --job-type TriggererJob --hostname "$${HOSTNAME}"'],
     "dag-processor": ["CMD-SHELL", 'airflow jobs check --job-type DagProcessorJob --hostname "$${HOSTNAME}"'],
@@ -136,7 +140,8 @@ def official_design_project(source: Path, work: Path, name: str, port: int, vers
         check = service.get("healthcheck")
         if check:
             timings = OFFICIAL_SERVICE_TIMINGS.get(service_name, OFFICIAL_TIMINGS)
-            test = OFFICIAL_CHECKS.get(service_name) or unwrap(check["test"])
+            official = {**OFFICIAL_CHECKS, **({} if version.startswith("2.") else OFFICIAL_CHECKS_3)}
+            test = official.get(service_name) or unwrap(check["test"])
             service["healthcheck"] = {"test": test, **timings}
         if service_name not in ("postgres", "redis", "init"):
             service["depends_on"] = {"postgres": {"condition": "service_healthy"},
