@@ -136,11 +136,11 @@ def official_design_project(source: Path, work: Path, name: str, port: int, vers
     init["command"] = ["version"]
     init["environment"].update(_AIRFLOW_DB_MIGRATE="true", _AIRFLOW_WWW_USER_CREATE="true")
     init["depends_on"] = {"postgres": {"condition": "service_healthy"}, "redis": {"condition": "service_healthy"}}
+    official = {**OFFICIAL_CHECKS, **({} if version.startswith("2.") else OFFICIAL_CHECKS_3)}
     for service_name, service in services.items():
         check = service.get("healthcheck")
         if check:
             timings = OFFICIAL_SERVICE_TIMINGS.get(service_name, OFFICIAL_TIMINGS)
-            official = {**OFFICIAL_CHECKS, **({} if version.startswith("2.") else OFFICIAL_CHECKS_3)}
             test = official.get(service_name) or unwrap(check["test"])
             service["healthcheck"] = {"test": test, **timings}
         if service_name not in ("postgres", "redis", "init"):

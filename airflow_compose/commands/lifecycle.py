@@ -108,10 +108,14 @@ class UpResult:
     pulled: pull.PullSummary | None = None   # images pulled before the stack started (not in `elapsed`)
 
 
+def start_checked(ctx: Context, containers: list[engine.ContainerState]) -> list[engine.ContainerState]:
+    """The containers, a starting one healthy once its own check passes now (readiness.StartChecks): one look."""
+    return readiness.StartChecks(ctx.stack.passes_health_check).apply(containers, wait=True)
+
+
 def _stack_current(ctx: Context, containers: list[engine.ContainerState], wanted: dict[str, int]) -> bool:
     """Every wanted service ready and created from the current compose files: nothing for compose to do."""
-    verdict = readiness.judge(readiness.StartChecks(ctx.stack.passes_health_check).apply(containers, wait=True),
-                              wanted)
+    verdict = readiness.judge(start_checked(ctx, containers), wanted)
     if not verdict.ready:
         return False
     hashes = ctx.stack.config_hashes()
@@ -173,7 +177,7 @@ def up(ctx: Context, services: list[str] | None, *, wait: bool, timeout: float,
 # --- status and health -----------------------------------------------------------------------------------
 
 def status(ctx: Context) -> readiness.StatusResult:
-    containers = readiness.StartChecks(ctx.stack.passes_health_check).apply(ctx.snapshot(), wait=True)
+    containers = start_checked(ctx, ctx.snapshot())
     verdict = readiness.judge(containers, ctx.wanted(), readiness.utcnow())
     return readiness.StatusResult(ctx.spec.project, with_restart_reasons(ctx, verdict.rows, containers),
                                   verdict.ready)

@@ -108,14 +108,16 @@ class StartChecks:
     """A starting container's health, sooner, on engines without `start_interval`: there Docker runs a check every
     30 s from the start, so afc runs the container's own check itself (`run_check`), every `every` seconds, each
     in its own thread. A container whose check passed is judged healthy until Docker's own record says otherwise.
-    `apply(..., wait=True)` waits for the checks it starts (a one-shot look such as `afc status`); otherwise their
-    results count from the next call (the wait loop)."""
+    `apply(..., wait=True)` waits for the checks it starts (a one-shot look such as `afc status`), each at most
+    `limit` seconds (a check that hangs has not passed); otherwise their results count from the next call (the wait
+    loop)."""
 
     def __init__(self, run_check: Callable[[ContainerState], bool], every: float = 2.0,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, limit: float = 20.0):
         self.run_check = run_check
         self.every = every
         self.clock = clock
+        self.limit = limit  # the longest timeout of afc's checks: Docker too would have cut the check off by then
         self.lock = threading.Lock()
         self.passed: set[tuple[str, object]] = set()
         self.running: set[tuple[str, object]] = set()
@@ -144,8 +146,9 @@ class StartChecks:
             if due:
                 threads.append(threading.Thread(target=self._check, args=(container,), daemon=True))
                 threads[-1].start()
+        deadline = time.monotonic() + self.limit
         for thread in threads if wait else ():
-            thread.join()
+            thread.join(max(0.0, deadline - time.monotonic()))
         with self.lock:
             return [dataclasses.replace(c, health="healthy") if self.applies(c) and self._key(c) in self.passed
                     else c for c in containers]

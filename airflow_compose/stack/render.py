@@ -89,7 +89,7 @@ def heal_wrapper(service: str, test: list[str], timing: dict[str, Any], settle: 
     if test[0] != "CMD-SHELL":  # CMD-SHELL texts in stack.yaml are written for compose already
         command = command.replace("$", "$$")
     limit = int(str(timing["timeout"]).rstrip("s")) - 2
-    settle_part = blocks()["swarm_settle"].replace("SETTLE", str(timing["swarm_settle"])) if settle else ""
+    settle_part = blocks()["swarm_settle"].replace("SETTLE", str(timing["swarm_settle_seconds"])) if settle else ""
     wrapper = blocks()["heal_wrapper"].replace("$", "$$")
     return (wrapper.replace("SETTLE", settle_part.replace("$", "$$")).replace("SERVICE", service)
             .replace("HEAL_AFTER", str(timing["heal_after"])).replace("LIMIT", str(limit))

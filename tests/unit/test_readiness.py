@@ -233,3 +233,14 @@ def test_without_waiting_a_result_counts_from_a_later_look():
     while start.apply([probed("postgres")])[0].health != "healthy":
         assert time.monotonic() < deadline, "the check's result never counted"
         time.sleep(0.01)
+
+
+def test_a_hanging_check_does_not_hang_a_one_shot_look():
+    import threading
+    import time
+
+    never = threading.Event()
+    start = StartChecks(lambda container: never.wait(30), limit=0.2)
+    began = time.monotonic()
+    assert start.apply([probed("redis")], wait=True)[0].health == "starting"
+    assert time.monotonic() - began < 5, "afc status would wait for a check Docker itself cuts off"
