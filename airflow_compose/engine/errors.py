@@ -94,6 +94,11 @@ def gone(error: Any) -> bool:
     return "no such" in said(error).lower()
 
 
+def being_removed(error: Any) -> bool:
+    """The engine is already removing this container: `removal of container … is already in progress`."""
+    return "already in progress" in said(error).lower()
+
+
 def in_use(error: Any) -> bool:
     """The engine refused to remove an object something still uses."""
     return "in use" in said(error).lower()

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import AfcError
 from .client import client, inspect_json, parse_time, run_docker
-from .errors import classify, docker_errors, gone, in_use, last_line, said
+from .errors import being_removed, classify, docker_errors, gone, in_use, last_line, said
 
 SWARM_STACK_LABEL = "com.docker.stack.namespace"
 SECRET_STACK_LABEL = "org.afc.swarm-stack"
@@ -184,10 +184,19 @@ class SwarmStack:
         ids = self._run("list the stack's stopped containers", "ps", "--all", "--quiet",
                         "--filter", f"label={SWARM_STACK_LABEL}={self.name}", "--filter", "status=exited",
                         "--filter", "status=created", "--filter", "status=dead").split()
-        if ids:
-            with docker_errors("remove the stack's stopped containers"):
-                self.docker.container.remove(ids)
+        for container in ids:  # one by one: Swarm reaps its tasks' containers meanwhile
+            self._remove_container(container)
         return len(ids)
+
+    def _remove_container(self, container: str) -> None:
+        """Remove one container; one the engine has removed or is removing (Swarm's own reaping) counts as removed."""
+        from python_on_whales.exceptions import DockerException
+
+        try:
+            self.docker.container.remove(container)
+        except DockerException as error:
+            if not (gone(error) or being_removed(error)):
+                raise classify("remove the stack's stopped containers", said(error), error.return_code) from None
 
     def networks(self) -> list[str]:
         return self._run("list the stack's networks", "network", "ls", "--quiet",

@@ -572,3 +572,34 @@ def test_bad_input_and_no_engine_exit_by_category(project, args, code, words):
 def test_a_too_long_project_name_is_refused_before_anything_changes(project, tmp_path):
     done = run_afc("-C", str(project), "swarm", "config", env={"AFC_PROJECT_NAME": "x" * 40})
     assert done.returncode == 2 and "too long for a swarm stack" in done.stderr and "AFC_PROJECT_NAME" in done.stderr
+
+
+def test_removing_stopped_containers_tolerates_swarms_own_reaping(monkeypatch):
+    """After `docker stack rm` Swarm removes its tasks' containers while afc removes the stopped ones: a container
+    the engine already removed or is removing counts as removed; any other refusal still fails (exit 5)."""
+    from python_on_whales.exceptions import DockerException
+
+    def refusal(words):
+        return DockerException(["docker", "container", "rm"], 1, stderr=f"Error response from daemon: {words}".encode())
+
+    answers = {"a1": None, "b2": refusal("removal of container b2 is already in progress"),
+               "c3": refusal("No such container: c3"), "d4": None}
+    removed = []
+
+    def remove(container):
+        removed.append(container)
+        if answers[container] is not None:
+            raise answers[container]
+
+    stack_ = engine.SwarmStack("demo")
+    monkeypatch.setattr(engine.swarm, "run_docker", lambda *args, **kwargs: "a1\nb2\nc3\nd4\n")
+    monkeypatch.setattr(stack_.docker.container, "remove", remove)
+    assert stack_.remove_stopped_containers() == 4
+    assert removed == ["a1", "b2", "c3", "d4"]
+
+    for words in ("conflict: unable to remove container e5: container is running",
+                  "driver \"overlay2\" failed to remove root filesystem"):
+        answers["a1"] = refusal(words)
+        with pytest.raises(StackError) as failure:
+            stack_.remove_stopped_containers()
+        assert failure.value.exit_code == 5 and words.split(":")[0] in failure.value.message
