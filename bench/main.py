@@ -30,8 +30,9 @@ def parse_args(argv: list[str] | None, description: str) -> argparse.Namespace:
                         "idle section (default 5)")
     parser.add_argument("--soak-minutes", type=float, default=20, help="minutes each stack is kept up in the "
                         "soak section (default 20)")
-    parser.add_argument("--engines", default="machine", help=f"comma-separated engines to measure on, in turn, "
-                        f"each with the whole budget: {list(ENGINES)} (engine2: scripts/engine2, Docker 26.1.5)")
+    parser.add_argument("--engines", default=",".join(ENGINES), help=f"comma-separated engines to measure on, in "
+                        f"turn, each with the whole budget (default: both): {list(ENGINES)} (engine2: "
+                        "scripts/engine2, Docker 26.1.5)")
     args = parser.parse_args(argv)
     args.engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     wrong = [e for e in args.engines if e not in ENGINES]

@@ -3,6 +3,7 @@
 Stacks are named `bench-*`; every one created is remembered and removed with its volumes by `cleanup_all()`."""
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -164,6 +165,39 @@ def afc_up(folder: Path) -> float:
 def base_up(name: str, folder: Path) -> float:
     elapsed, _ = run(compose(name, folder, "up", "--detach", "--wait", "--wait-timeout", str(UP_TIMEOUT - 60)))
     return elapsed
+
+
+def events(name: str, since: float, until: float) -> list[dict]:
+    """The engine's container events of one compose project between two wall-clock times."""
+    _, done = run(["docker", "events", "--since", f"{since:.3f}", "--until", f"{until:.3f}", "--filter",
+                   "type=container", "--filter", f"label=com.docker.compose.project={name}", "--format",
+                   "{{json .}}"])
+    return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+
+
+def sigkilled(found: list[dict]) -> list[str]:
+    """The services whose containers the engine killed with SIGKILL: a stop that ran out of its grace period."""
+    killed = []
+    for event in found:
+        attributes = event.get("Actor", {}).get("Attributes", {})
+        if (event.get("Action") or event.get("status")) == "kill" and attributes.get("signal") == "9":
+            killed.append(attributes.get("com.docker.compose.service", "?"))
+    return sorted(set(killed))
+
+
+def bump_worker_concurrency(env_file: Path) -> int:
+    """A `.env` change that recreates every Airflow container: AFC_WORKER_CONCURRENCY one higher (added when
+    absent, from afc's default of 4); the new value."""
+    lines = env_file.read_text().splitlines()
+    key = "AFC_WORKER_CONCURRENCY="
+    found = [n for n, line in enumerate(lines) if line.startswith(key)]
+    value = (int(lines[found[-1]].removeprefix(key).strip() or 4) if found else 4) + 1
+    if found:
+        lines[found[-1]] = f"{key}{value}"
+    else:
+        lines.append(f"{key}{value}")
+    env_file.write_text("\n".join(lines) + "\n")
+    return value
 
 
 def init_seconds(name: str) -> float | None:

@@ -9,8 +9,8 @@ from typing import Callable
 
 from ..core import AFC, Bench, Row, Series, log, run, section
 from ..stack_tools import (
-    afc_project, afc_up, base_up, baseline_project, compose, footprint, footprint_note, init_seconds,
-    official_design_project, remove, web_service
+    afc_project, afc_up, base_up, baseline_project, bump_worker_concurrency, compose, events, footprint,
+    footprint_note, init_seconds, official_design_project, remove, sigkilled, web_service
 )
 
 FIRST_PORT = 18300  # each version takes ten ports from here on
@@ -26,12 +26,14 @@ class Side:
     up: Series = field(default_factory=Series)
     memory: Series = field(default_factory=Series)
     init: Series = field(default_factory=Series)  # init's own `done in` of a restart
+    changed: Series = field(default_factory=Series)  # `afc up` after a `.env` change (afc only)
+    killed: list[str] = field(default_factory=list)  # services SIGKILLed by the restart's down (grace ran out)
     footprint: tuple | None = None  # total MiB, MiB per container, processes, web worker processes
 
     def first_run_extras(self, name: str, web: str, parts: set[str], down: list[str], up: Callable[[], float],
-                         warm: Callable[[], None] | None = None) -> float:
-        """Footprint, warm re-up (`warm`, when given) and restart on this side's healthy stack; the seconds
-        they took."""
+                         warm: Callable[[], None] | None = None, env_file: Path | None = None) -> float:
+        """Footprint, warm re-up (`warm`, when given), restart and, with an `env_file`, an `up` after a change
+        to it, on this side's healthy stack; the seconds they took."""
         start = time.monotonic()
         if "footprint" in parts:
             self.footprint = footprint(name, web)
@@ -39,13 +41,19 @@ class Side:
         if "warm" in parts and warm is not None:
             warm()
         if "restart" in parts:
+            since = time.time()
             self.down.add(run(down)[0])
+            self.killed = sigkilled(events(name, since - 1, time.time()))
             self.up.add(up())
             took = init_seconds(name)
             if took is not None:
                 self.init.add(took)
             log(f"  restart {self.label}: down {self.down.values[-1]:.1f}s up {self.up.values[-1]:.1f}s "
-                f"(init {took} s)")
+                f"(init {took} s; SIGKILLed by down: {self.killed or 'none'})")
+            if env_file is not None:
+                concurrency = bump_worker_concurrency(env_file)
+                self.changed.add(up())
+                log(f"  up after .env change (AFC_WORKER_CONCURRENCY={concurrency}): {self.changed.values[-1]:.1f}s")
         return time.monotonic() - start
 
 
@@ -76,7 +84,10 @@ class Side:
     "**Restart with data** (first version, first run only: time budget): `afc down` (volume kept) then "
     "`afc up`; baseline `docker compose down` then `docker compose up -d --wait` on the baseline file. Postgres "
     "keeps its data, so `init` (the same script in both) finds nothing to do; its share is its own "
-    "`afc-init: done in` line.",
+    "`afc-init: done in` line; the services whose stop ran out of grace (the engine's `kill` events with signal 9 "
+    "during the down) are named. Then **`afc up` after a `.env` change**: AFC_WORKER_CONCURRENCY one higher in "
+    "the project's `.env`, which recreates init and every Airflow service on the kept database; both against the "
+    "cold `afc up`.",
     "**Footprint**: `docker stats --no-stream` memory summed over the stack's containers right after it became "
     "healthy (first run), with the processes counted by `docker top` in the webserver/api-server container.",
 ))
@@ -124,7 +135,8 @@ def version_stacks(bench: Bench, version: str, parts: set[str], port: int, share
             log(f"  afc cold: {afc.cold.values[-1]:.1f}s")
             if i == 0:
                 extra_time += afc.first_run_extras(a_name, web, parts, AFC + ["--project-dir", str(a), "down"],
-                                                   lambda: afc_up(a), warm=lambda: warm_up(afc, base, a_name, a))
+                                                   lambda: afc_up(a), warm=lambda: warm_up(afc, base, a_name, a),
+                                                   env_file=a / ".env")
             remove(a_name)
             # baseline: plain compose with the official timings.
             log(f"{version} run {i + 1}/{bench.stack_runs}: docker compose up --wait (cold, official timings)")
@@ -167,13 +179,18 @@ def add_rows(bench: Bench, label: str, web: str, parts: set[str], afc: Side, bas
         total_a = Series([d + u for d, u in zip(afc.down.values, afc.up.values)])
         total_b = Series([d + u for d, u in zip(base.down.values, base.up.values)])
         bench.add(Row("4. Restart with data", f"{label}: `afc down` + `afc up` (DB kept)", total_a, total_b,
-                      "compose down + up --wait of the baseline file"))
+                      "compose down + up --wait of the baseline file",
+                      note=f"SIGKILLed by the down (stop grace ran out): afc {', '.join(afc.killed) or 'none'}; "
+                           f"baseline {', '.join(base.killed) or 'none'}"))
         bench.add(Row("4. Restart with data", f"{label}: of which `up`", afc.up, base.up, "compose up --wait"))
         bench.add(Row("4. Restart with data", f"{label}: of which init (its own `afc-init: done in`)", afc.init,
                       base.init, "the baseline's init (the same script)"))
         if afc.cold.values:
             bench.add(Row("4. Restart with data", f"{label}: `afc down` + `afc up` against afc's own cold start",
                           total_a, afc.cold, "`afc up` of a fresh project (cold rows)", target=0.6))
+            bench.add(Row("4. Restart with data", f"{label}: `afc up` after a `.env` change (AFC_WORKER_CONCURRENCY "
+                          "+ 1: init and every Airflow service recreated, DB kept)", afc.changed, afc.cold,
+                          "`afc up` of a fresh project (cold rows)", target=0.6))
     if afc.footprint:
         _total, per, processes, servers = afc.footprint
         row = Row("5. Footprint", f"{label}: memory of all containers once healthy", afc.memory, base.memory,

@@ -13,20 +13,12 @@ from datetime import datetime
 from pathlib import Path
 
 from ..core import AFC, ENV, UP_TIMEOUT, Bench, Row, Series, docker_calls, log, run, section
-from ..stack_tools import afc_project, afc_up_command, compose, remove, unwrap, web_service
+from ..stack_tools import afc_project, afc_up_command, compose, events, remove, unwrap, web_service
 
 TIMELINE = "8. Where the seconds go"
 EVERYDAY = "9. Everyday commands on a running stack"
 PORT = 18360
 NOT_COMPONENTS = {"postgres", "redis", "init", "log-cleaner"}
-
-
-def events(name: str, since: float, until: float) -> list[dict]:
-    """The engine's container events of one compose project between two wall-clock times."""
-    _, done = run(["docker", "events", "--since", f"{since:.3f}", "--until", f"{until:.3f}", "--filter",
-                   "type=container", "--filter", f"label=com.docker.compose.project={name}", "--format",
-                   "{{json .}}"])
-    return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
 
 
 def phases(found: list[dict], t0: float) -> dict[str, dict[str, float]]:

@@ -29,7 +29,8 @@ def test_only_takes_known_sections():
 
 
 def test_engines_are_checked_and_head_their_rows():
-    assert parse_args([], "bench").engines == ["machine"]
+    assert parse_args([], "bench").engines == ["machine", "engine2"], "every row on both engines by default"
+    assert parse_args(["--engines", "machine"], "bench").engines == ["machine"]
     assert parse_args(["--engines", "machine, engine2"], "bench").engines == ["machine", "engine2"]
     with pytest.raises(SystemExit) as refused:
         parse_args(["--engines", "engine3"], "bench")
@@ -123,3 +124,29 @@ def test_the_floor_starts_every_component_and_polls_its_real_probe(version):
     assert "airflow celery worker >/tmp/worker.log" in script and "afc-health" not in script
     assert "$$" not in script and "probe_worker() { timeout 20 sh -c" in script
     assert subprocess.run(["bash", "-n", "-c", script]).returncode == 0, "the floor script parses"
+
+
+def test_a_restart_names_the_services_whose_stop_ran_out_of_grace():
+    from bench.stack_tools import sigkilled
+
+    def event(service, action, signal=None):
+        attributes = {"com.docker.compose.service": service, **({"signal": signal} if signal else {})}
+        return {"Action": action, "Actor": {"Attributes": attributes}}
+    found = [event("triggerer", "kill", "15"), event("worker", "kill", "15"), event("triggerer", "kill", "9"),
+             event("triggerer", "die"), event("scheduler", "kill", "9"), event("postgres", "kill", "2"),
+             event("scheduler", "kill", "9"), event("api-server", "stop")]
+    assert sigkilled(found) == ["scheduler", "triggerer"]
+    assert sigkilled([event("worker", "kill", "15")]) == []
+
+
+@pytest.mark.parametrize("before, after, value", [
+    ("A=1\nAFC_WORKER_CONCURRENCY=4\nB=2\n", "A=1\nAFC_WORKER_CONCURRENCY=5\nB=2\n", 5),
+    ("AFC_WORKER_CONCURRENCY=7\n", "AFC_WORKER_CONCURRENCY=8\n", 8),
+    ("A=1\n", "A=1\nAFC_WORKER_CONCURRENCY=5\n", 5),
+])
+def test_the_env_change_row_raises_the_worker_concurrency(tmp_path, before, after, value):
+    from bench.stack_tools import bump_worker_concurrency
+    env = tmp_path / ".env"
+    env.write_text(before)
+    assert bump_worker_concurrency(env) == value
+    assert env.read_text() == after
