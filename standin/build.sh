@@ -77,11 +77,6 @@ done
 [[ $(id -u) == 0 ]] || die "run as root (debootstrap and chroot need it)"
 command -v docker >/dev/null || die "docker CLI not found"
 docker info >/dev/null 2>&1 || die "cannot reach the Docker engine"
-if ! command -v debootstrap >/dev/null; then  # a fresh machine: fetch it from Debian's archive
-    log "installing debootstrap (apt-get)"
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap; } >/dev/null \
-        || die "debootstrap is missing and apt-get could not install it"
-fi
 
 # ---------------------------------------------------------------------------------------------
 # Recipe hashes
@@ -234,6 +229,13 @@ in_chroot() {  # run a command in ROOTFS with a clean environment (host PIP_*/SS
 
 # ---------------------------------------------------------------------------------------------
 # Base root filesystem and image
+ensure_debootstrap() {  # only a build from nothing needs it: a fresh machine fetches it from Debian's archive
+    command -v debootstrap >/dev/null && return 0
+    log "installing debootstrap (apt-get)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap; } >/dev/null \
+        || die "debootstrap is missing and apt-get could not install it"
+}
+
 ensure_rootfs() {
     if [[ -d $ROOTFS && -f $ROOTFS_STAMP && $(cat "$ROOTFS_STAMP") == "$BASE_HASH" ]]; then
         return 0
@@ -251,6 +253,7 @@ ensure_rootfs() {
         docker rm "$cid" >/dev/null
         rm -f "$tmp/.dockerenv"
     else
+        ensure_debootstrap
         local pkgs
         pkgs=$(sed -e 's/#.*//' "$STANDIN_DIR/base/packages.txt" | tr -s ' \t\n' '\n' | grep -v '^$' | paste -sd, -)
         log "base: debootstrap $SUITE ($pkgs)"
