@@ -38,7 +38,8 @@ SETTINGS: tuple[Setting, ...] = (
             "(afc init --lite; needs AFC_EXECUTOR=local)"),
     Setting("AFC_WORKERS", "1", "number of Celery workers (--workers)"),
     Setting("AFC_WORKER_CONCURRENCY", "4", "task slots per Celery worker (Celery's default of 16 costs memory)"),
-    Setting("AFC_WEB_WORKERS", "2", "processes of the webserver (2.x) or api-server (3.x)"),
+    Setting("AFC_WEB_WORKERS", "auto", "processes of the webserver (2.x) or api-server (3.x); auto: 1 on 3.x (one "
+            "async process serves the UI and the task API), 2 on 2.x (a sync gunicorn worker serves one request)"),
     Setting("AFC_HOST", "127.0.0.1", "address published ports bind to; 0.0.0.0 exposes Airflow to your network (--host)"),
     Setting("AFC_PORT", "8080", "host port of the web UI (--port); auto: `afc up` picks a free one and writes it here"),
     Setting("AFC_FLOWER", "false", "run Flower, the Celery monitor (--flower)"),

@@ -212,6 +212,15 @@ def _int(values: dict[str, str], key: str, low: int, high: int, flag: str) -> in
     return number
 
 
+def web_workers(values: dict[str, str], major: int) -> int:
+    """AFC_WEB_WORKERS, `auto` (or unset) being 1 on Airflow 3 and 2 on Airflow 2. Airflow 3's api-server is one async
+    uvicorn process; each more is another spawned interpreter building the whole app (~9 s of CPU at every start,
+    ~250 MB). Airflow 2's gunicorn sync workers serve one request each, and the UI sends several at once."""
+    if values.get("AFC_WEB_WORKERS", "auto").strip() in ("", "auto"):
+        return 1 if major >= 3 else 2
+    return _int(values, "AFC_WEB_WORKERS", 1, 32, "AFC_WEB_WORKERS (a number from 1 to 32, or auto)")
+
+
 def _port(values: dict[str, str], key: str, flag: str) -> int | None:
     if values.get(key, "") == "":
         return None
@@ -301,7 +310,7 @@ def build_spec(values: dict[str, str], facts: EngineFacts) -> StackSpec:
         executor=executor,
         workers=_int(values, "AFC_WORKERS", 1, 64, "--workers / AFC_WORKERS"),
         worker_concurrency=_int(values, "AFC_WORKER_CONCURRENCY", 1, 256, "AFC_WORKER_CONCURRENCY"),
-        web_workers=_int(values, "AFC_WEB_WORKERS", 1, 32, "AFC_WEB_WORKERS"),
+        web_workers=web_workers(values, tag.major),
         host=host,
         port=_int(values, "AFC_PORT", 1, 65535, "--port / AFC_PORT"),
         flower=_bool(values, "AFC_FLOWER", "--flower / AFC_FLOWER"),

@@ -103,7 +103,7 @@ def test_topology_differs_by_version():
     assert v3["apiServer"] == {"enabled": True, "replicas": 1} and v3["webserver"] == {"enabled": False}
     assert v3["dagProcessor"]["enabled"] is True
     assert v2["config"]["webserver"] == {"workers": 2} and "api" not in v2["config"]
-    assert v3["config"]["api"] == {"workers": 2} and "webserver" not in v3["config"]
+    assert v3["config"]["api"] == {"workers": 1} and "webserver" not in v3["config"]  # AFC_WEB_WORKERS=auto
     assert v3["config"]["core"]["auth_manager"].endswith("FabAuthManager")
     assert (v2["airflowVersion"], v3["airflowVersion"]) == ("2.10.4", "3.3.2")
     assert two.warnings and "2.11.0" in two.warnings[0] and not three.warnings

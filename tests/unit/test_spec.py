@@ -21,6 +21,8 @@ FACTS = EngineFacts("arm64", False)
     ({"AIRFLOW_IMAGE_NAME": "apache/airflow:slim-3.3.2", "AFC_EXECUTOR": "local"}, "celery, postgres, redis, fab"),
     ({"AIRFLOW_IMAGE_NAME": "apache/airflow:2.5.0"}, "older than afc supports"),
     ({"AFC_FLOWER": "maybe"}, "is not true or false"),
+    ({"AFC_WEB_WORKERS": "two"}, "AFC_WEB_WORKERS='two' is not a whole number"),
+    ({"AFC_WEB_WORKERS": "0"}, "AFC_WEB_WORKERS=0 is out of range"),
     ({"AFC_PROJECT_NAME": "My Project"}, "not a valid compose project name"),
     ({"AFC_FLOWER": "true", "AFC_FLOWER_PORT": "8080"}, "are both 8080"),
 ])
@@ -77,3 +79,19 @@ def test_derived_facts_agree_with_the_rendered_stack(version, variant):
     everything = spec.with_dependencies([spec.web_service])
     assert spec.web_service in everything and ("init" in everything)
     assert all(dep in everything for name in everything for dep in spec.dependencies(name))
+
+
+@pytest.mark.parametrize("version, setting, expected", [
+    ("3.3.2", "auto", 1), ("3.3.2", "", 1), ("3.3.2", " auto ", 1), ("2.10.4", "auto", 2), ("2.10.4", "", 2),
+    ("3.3.2", "3", 3), ("2.10.4", "1", 1),
+])
+def test_web_workers_auto_is_one_async_process_on_3_and_two_sync_workers_on_2(version, setting, expected):
+    spec = build_spec(values(AIRFLOW_IMAGE_NAME=f"apache/airflow:{version}-python3.11", AFC_WEB_WORKERS=setting),
+                      FACTS)
+    assert spec.web_workers == expected
+
+
+def test_a_bad_web_workers_value_says_auto_is_allowed():
+    with pytest.raises(UsageError) as caught:
+        build_spec(values(AFC_WEB_WORKERS="many"), FACTS)
+    assert "auto" in caught.value.hint and "1 to 32" in caught.value.hint
