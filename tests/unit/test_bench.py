@@ -121,7 +121,7 @@ def test_the_floor_starts_every_component_and_polls_its_real_probe(version):
     components = [web, "scheduler", "triggerer"] + ([] if web == "webserver" else ["dag-processor"])
     for component in components:
         assert f"airflow {component} >/tmp/{component.replace('-', '_')}.log" in script
-    assert "airflow celery worker >/tmp/worker.log" in script and "afc-health" not in script
+    assert "airflow celery worker --without-mingle >/tmp/worker.log" in script and "afc-health" not in script
     assert "$$" not in script and "probe_worker() { timeout 20 sh -c" in script
     assert subprocess.run(["bash", "-n", "-c", script]).returncode == 0, "the floor script parses"
 
