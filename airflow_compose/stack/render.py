@@ -67,6 +67,8 @@ def healthcheck(service: str, block: dict[str, Any], spec: StackSpec, facts: Eng
                 *health_components(spec)]
     elif "job_check" in block:
         test = ["CMD", "python", "-c", blocks()["job_check"], block["job_check"]]
+    elif "queue_check" in block:
+        test = ["CMD", "python", "-c", blocks()["queue_check"]]
     else:
         test = list(block["healthcheck"]["test"])
     check: dict[str, Any] = {"test": test}

@@ -63,8 +63,9 @@ class Side:
     "separate project with only the health checks changed to the official docker-compose.yaml's timings "
     "(interval 30s, timeout 10s, retries 5, start_period 30s, no start_interval) and afc's self-healing wrapper "
     "removed (each service keeps its real check: pg_isready, redis-cli ping, curl of the health endpoint, "
-    "celery inspect active_queues, the job heartbeat query), with afc's dependencies as designed (waits on "
-    "health: on an engine without `start_interval` afc's own file waits for starts and afc judges health itself), "
+    "the active-queues query through the broker, the job heartbeat query), with afc's dependencies as designed "
+    "(waits on health: on an engine without `start_interval` afc's own file waits for starts and afc judges health "
+    "itself), "
     "started with `docker compose up -d --wait`. Each run starts from nothing and ends with `down --volumes`.",
     "**Cold, against the official design** (`official`): the official docker-compose.yaml's design on the same "
     "images and settings — its service set (no log cleaner), init by the image's entrypoint "

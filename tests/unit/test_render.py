@@ -131,7 +131,7 @@ def test_every_airflow_check_heals_and_the_log_cleaner_follows_the_setting():
                 assert "-lt 30 ]; then exit 0" not in test[1]
             if test:
                 assert service["healthcheck"]["interval"] == "30s", name
-        assert "inspect active_queues" in services["worker"]["healthcheck"]["test"][1]
+        assert ".active_queues()" in services["worker"]["healthcheck"]["test"][1]  # the queue_check script
     assert "log-cleaner" not in render(spec_for("2.10.4", "amd64", "local", AFC_LOG_RETENTION_DAYS="0"),
                                        EngineFacts("amd64", False))["services"]
     kept = render(spec_for("2.10.4", "amd64", "local", AFC_LOG_RETENTION_DAYS="3"), EngineFacts("amd64", False))
